@@ -1,0 +1,161 @@
+-- keel.http: HTTP requests from Lua, synchronous to the caller, concurrent
+-- under keel.spawn. An HTTP status is not an error here: a 500 is a
+-- response. Errors (nil, err) are transport failures: connect, timeout, tls,
+-- too_large, cancelled.
+local core = require "keel.core"
+local sched = require "keel.sched"
+
+local chttp = core.http
+local M = {}
+
+--- Defaults a demanding user expects: never hang forever on connect, and
+--- give long completions ten minutes (the OpenAI SDKs' default).
+M.defaults = { connect_timeout = 10, timeout = 600 }
+
+-- Response headers have lower-case keys; any spelling finds them.
+local header_mt = {
+  __index = function(t, k)
+    if type(k) == "string" then
+      local lk = k:lower()
+      if lk ~= k then return rawget(t, lk) end
+    end
+  end,
+}
+M.header_mt = header_mt
+
+local Client = {}
+Client.__index = Client
+Client.__name = "keel.http.client"
+
+function Client:__tostring()
+  return self.c and tostring(self.c) or "keel.http.client (closed)"
+end
+
+local cjson
+local function prepare(self, opts, what)
+  if type(opts) ~= "table" then error(("keel.http.%s: options table expected"):format(what), 3) end
+  local defaults = self.headers
+  if opts.json == nil and not defaults then return opts end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  local h = {}
+  if defaults then for k, v in pairs(defaults) do h[k] = v end end
+  if opts.headers then for k, v in pairs(opts.headers) do h[k] = v end end
+  if opts.json ~= nil then
+    if o.body ~= nil then error("keel.http: give 'body' or 'json', not both", 3) end
+    cjson = cjson or require "cjson"
+    o.body = cjson.encode(opts.json)
+    o.json = nil
+    if not o.method then o.method = "POST" end
+    local has_ct = false
+    for k in pairs(h) do if type(k) == "string" and k:lower() == "content-type" then has_ct = true end end
+    if not has_ct then h["Content-Type"] = "application/json" end
+  end
+  o.headers = h
+  return o
+end
+
+local function wait_done(r)
+  while not r:done() do sched.wait(r) end
+end
+
+local function finish(r, ok, e)
+  if not ok then
+    r:cancel("aborted: " .. tostring(e))
+    r:close()
+    error(e, 0)
+  end
+  local resp, err = r:result()
+  r:close()
+  if resp then setmetatable(resp.headers, header_mt) end
+  return resp, err
+end
+
+--- client:request{url=, method=, headers=, body= | json=, timeouts, caps}
+--- -> resp {status, headers, body, http_version, reused, total_time, ...}
+--- | nil, err
+local function cclient(self)
+  local c = self.c
+  if not c then error("keel.http: client is closed", 3) end
+  return c
+end
+
+function Client:request(opts)
+  local c = cclient(self)
+  local r = c:request(prepare(self, opts, "request"))
+  if r:done() then return finish(r, true) end
+  return finish(r, pcall(wait_done, r))
+end
+
+local function pump(r, on_event)
+  while true do
+    local done = r:done()
+    local evs = r:events()
+    for i = 1, #evs do on_event(evs[i]) end
+    if done then return end
+    sched.wait(r)
+  end
+end
+
+--- client:stream{..., on_event = fn}: like request, but a 2xx response that
+--- is not JSON is parsed as server-sent events and fn(ev) runs per event
+--- ({event=, data=, id=, retry=}). An error raised in fn stops the transfer
+--- and is re-raised once curl has let go of it. Non-2xx keeps resp.body.
+function Client:stream(opts)
+  if type(opts) ~= "table" or type(opts.on_event) ~= "function" then
+    error("keel.http.stream: options with an on_event function expected", 2)
+  end
+  local c = cclient(self)
+  local o = prepare(self, opts, "stream")
+  if o == opts then
+    o = {}
+    for k, v in pairs(opts) do o[k] = v end
+  end
+  o.sse, o.on_event = true, nil
+  local r = c:request(o)
+  return finish(r, pcall(pump, r, opts.on_event))
+end
+
+function Client:close()
+  if self.c then
+    self.c:close()
+    self.c = nil
+  end
+end
+Client.__close = Client.close
+
+local CLIENT_OPTS = {
+  connect_timeout = true, timeout = true, idle_timeout = true, max_body = true,
+  max_header = true, max_event = true, compress = true, cainfo = true, proxy = true,
+  max_host_connections = true, max_connections = true, connection_cache = true,
+  headers = true,
+}
+
+--- keel.http.client{...}: its own connection pool (one curl multi handle)
+--- and defaults for every request made through it.
+function M.client(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("keel.http.client: options table expected", 2) end
+  for k in pairs(opts) do
+    if not CLIENT_OPTS[k] then error(("keel.http.client: unknown option '%s'"):format(tostring(k)), 2) end
+  end
+  local o = {}
+  for k, v in pairs(M.defaults) do o[k] = v end
+  for k, v in pairs(opts) do o[k] = v end
+  local headers = o.headers
+  o.headers = nil
+  if headers ~= nil and type(headers) ~= "table" then error("keel.http.client: 'headers' must be a table", 2) end
+  return setmetatable({ c = chttp.client(o), headers = headers }, Client)
+end
+
+local default
+function M.default()
+  if not default then default = M.client() end
+  return default
+end
+
+function M.request(opts) return M.default():request(opts) end
+function M.stream(opts) return M.default():stream(opts) end
+
+M.curl_version = chttp.curl_version
+return M

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian packages a make target needs, only those missing.
+# usage: scripts/deps.sh test|demo|bench
+set -e
+common="make gcc libc6-dev pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libevent-dev lua-cjson ca-certificates"
+case "$1" in
+  demo)  pkgs="$common" ;;
+  test)  pkgs="$common luajit libluajit-5.1-dev lua-busted lua-socket valgrind clang libclang-rt-14-dev openssl nginx-light luarocks" ;;
+  bench) pkgs="$common nginx-light python3 nodejs npm curl valgrind" ;;
+  *) echo "usage: $0 test|demo|bench" >&2; exit 2 ;;
+esac
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+# node may come from outside Debian; a working `node` is what bench needs.
+if [ "$1" = bench ] && command -v node >/dev/null 2>&1; then
+  missing=$(echo "$missing" | tr ' ' '\n' | grep -vx -e nodejs -e npm | tr '\n' ' ')
+fi
+missing=$(echo $missing)
+[ -z "$missing" ] && exit 0
+echo "keel: installing Debian packages: $missing"
+if [ "$(id -u)" = 0 ]; then SUDO=""
+elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"
+else echo "keel: need root (or sudo) to apt-get install: $missing" >&2; exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || echo "keel: apt-get update failed; trying the install anyway" >&2
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
