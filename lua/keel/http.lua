@@ -32,8 +32,8 @@ function Client:__tostring()
 end
 
 local cjson
-local function prepare(self, opts, what)
-  if type(opts) ~= "table" then error(("keel.http.%s: options table expected"):format(what), 3) end
+-- Merges client headers and encodes json=; plain options pass through as is.
+local function prepare(self, opts)
   local defaults = self.headers
   if opts.json == nil and not defaults then return opts end
   local o = {}
@@ -55,36 +55,54 @@ local function prepare(self, opts, what)
   return o
 end
 
-local function wait_done(r)
-  while not r:done() do sched.wait(r) end
+local wait_done, forget = sched.wait_done, sched.forget
+
+-- An interrupted wait (cancel, interrupt, error in on_event): stop the
+-- transfer, then re-raise once curl has let go of it.
+local function abort(r, e)
+  forget(r)
+  r:cancel("aborted: " .. tostring(e))
+  r:close()
+  error(e, 0)
 end
 
-local function finish(r, ok, e)
-  if not ok then
-    r:cancel("aborted: " .. tostring(e))
-    r:close()
-    error(e, 0)
-  end
-  local resp, err = r:result()
+local function finish(r)
+  local status, headers, body, version, reused, total, first_byte, connect, events, incomplete = r:result()
   r:close()
-  if resp then setmetatable(resp.headers, header_mt) end
-  return resp, err
+  if not status then return nil, headers end
+  return {
+    status = status,
+    headers = setmetatable(headers, header_mt),
+    body = body,
+    http_version = version,
+    reused = reused,
+    total_time = total,
+    first_byte_time = first_byte,
+    connect_time = connect,
+    sse = events and true or nil,
+    events = events,
+    incomplete = events and incomplete or nil,
+  }
 end
 
 --- client:request{url=, method=, headers=, body= | json=, timeouts, caps}
 --- -> resp {status, headers, body, http_version, reused, total_time, ...}
 --- | nil, err
-local function cclient(self)
+local function check(self, opts, what)
   local c = self.c
   if not c then error("keel.http: client is closed", 3) end
+  if type(opts) ~= "table" then error(("keel.http.%s: options table expected"):format(what), 3) end
   return c
 end
 
 function Client:request(opts)
-  local c = cclient(self)
-  local r = c:request(prepare(self, opts, "request"))
-  if r:done() then return finish(r, true) end
-  return finish(r, pcall(wait_done, r))
+  local c = check(self, opts, "request")
+  local r = c:request(prepare(self, opts))
+  if not r:done() then
+    local ok, e = pcall(wait_done, r)
+    if not ok then abort(r, e) end
+  end
+  return finish(r)
 end
 
 local function pump(r, on_event)
@@ -102,18 +120,20 @@ end
 --- ({event=, data=, id=, retry=}). An error raised in fn stops the transfer
 --- and is re-raised once curl has let go of it. Non-2xx keeps resp.body.
 function Client:stream(opts)
-  if type(opts) ~= "table" or type(opts.on_event) ~= "function" then
+  local c = check(self, opts, "stream")
+  if type(opts.on_event) ~= "function" then
     error("keel.http.stream: options with an on_event function expected", 2)
   end
-  local c = cclient(self)
-  local o = prepare(self, opts, "stream")
+  local o = prepare(self, opts)
   if o == opts then
     o = {}
     for k, v in pairs(opts) do o[k] = v end
   end
   o.sse, o.on_event = true, nil
   local r = c:request(o)
-  return finish(r, pcall(pump, r, opts.on_event))
+  local ok, e = pcall(pump, r, opts.on_event)
+  if not ok then abort(r, e) end
+  return finish(r)
 end
 
 function Client:close()

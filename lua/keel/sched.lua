@@ -16,12 +16,13 @@ local M = {}
 
 local WAIT = {}     -- what a task yields when it waits on the scheduler
 local CANCEL = {}   -- what a cancelled task is resumed with
+local PLAIN = {}    -- waiting[obj] when plain code (not a task) waits for obj
 
 local tasks_by_co = setmetatable({}, { __mode = "k" })
 local runq, runq_head, runq_tail = {}, 1, 0
 local sleepers = {}  -- binary heap of {at, seq, task|waiter}
 local sleep_seq = 0
-local waiting = {}   -- polled object -> task, waiter or handler function
+local waiting = {}   -- polled object -> waiting task, PLAIN, or handler function
 local polled = {}    -- scratch array filled by poll()
 local live = 0       -- tasks not finished
 local ntimers = 0    -- timers not fired nor cancelled
@@ -203,12 +204,15 @@ function M.step(max_wait)
     local obj = polled[i]
     polled[i] = nil
     local w = waiting[obj]
-    if w then
-      if type(w) == "function" then
+    if w ~= nil then
+      if w == PLAIN then
+        waiting[obj] = nil
+        plain_woken = true
+      elseif type(w) == "function" then
         w(obj)
       else
         waiting[obj] = nil
-        wake(w)
+        push_run(w)
       end
     end
   end
@@ -232,13 +236,17 @@ local function current()
 end
 M.current = current
 
+local function cancelled_error()
+  return kerror.new("cancelled", "task cancelled")
+end
+
 -- Waits until waiter.done or, in a task, until resumed for it.
 local function block(waiter)
   local task = waiter.task
   if task then
     local sig = co_yield(WAIT)
     if sig == CANCEL or task.cancelled then
-      error(kerror.new("cancelled", "task cancelled"), 0)
+      error(cancelled_error(), 0)
     end
   else
     while not waiter.done do
@@ -249,17 +257,39 @@ local function block(waiter)
   end
 end
 
---- Waits for a polled object (request, watcher) to report news once.
+--- Waits for a polled object (request, watcher) to report news once. On the
+--- hot path of every request: no allocation. If this raises (cancel,
+--- interrupt), the caller cleans up with M.forget(obj).
 function M.wait(obj)
-  local waiter = { task = current() }
-  if waiter.task then waiter.task.blocked_on = obj end
-  waiting[obj] = waiter
-  local ok, err = pcall(block, waiter)
-  if waiter.task then waiter.task.blocked_on = nil end
-  if not ok then
-    waiting[obj] = nil
-    error(err, 0)
+  local task = current()
+  if task then
+    waiting[obj] = task
+    task.blocked_on = obj
+    local sig = co_yield(WAIT)
+    task.blocked_on = nil
+    if sig == CANCEL or task.cancelled then
+      waiting[obj] = nil
+      error(cancelled_error(), 0)
+    end
+  else
+    waiting[obj] = PLAIN
+    while waiting[obj] == PLAIN do
+      if not M.step() and waiting[obj] == PLAIN then
+        waiting[obj] = nil
+        error(kerror.new("cancelled", "nothing left to run: waiting forever"), 0)
+      end
+    end
   end
+end
+
+--- Waits until obj:done().
+function M.wait_done(obj)
+  while not obj:done() do M.wait(obj) end
+end
+
+--- Drops any wait registered for obj (after an interrupted wait).
+function M.forget(obj)
+  if waiting[obj] ~= nil and type(waiting[obj]) ~= "function" then waiting[obj] = nil end
 end
 
 --- Calls fn(obj) each time obj reports news, until unhandled.

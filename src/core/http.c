@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -247,6 +248,7 @@ int kl_client_init(kl_client *c, kl_loop *l, const kl_client_opts *o) {
 }
 
 static void finish(kl_req *r, kl_kind kind, int phase, const char *msg);
+static void easy_free(kl_easy *e);
 
 void kl_client_close(kl_client *c) {
   if (c->closed) return;
@@ -256,7 +258,7 @@ void kl_client_close(kl_client *c) {
     if (r->client == c) kl_req_cancel(r, "client closed");
   }
   /* Requests already finished but not yet reported keep their outcome. */
-  for (int i = 0; i < c->npool; i++) curl_easy_cleanup(c->pool[i]);
+  for (int i = 0; i < c->npool; i++) easy_free(c->pool[i]);
   free(c->pool);
   c->pool = NULL;
   c->npool = c->poolcap = 0;
@@ -271,30 +273,43 @@ void kl_client_close(kl_client *c) {
   c->closed = 1;
 }
 
-static CURL *easy_get(kl_client *c) {
-  if (c->npool > 0) return c->pool[--c->npool];
-  return curl_easy_init();
+static void easy_free(kl_easy *e) {
+  curl_easy_cleanup(e->curl);
+  free(e->cainfo);
+  free(e->proxy);
+  free(e);
 }
 
-static void easy_put(kl_client *c, CURL *e) {
+static kl_easy *easy_get(kl_client *c) {
+  if (c->npool > 0) return c->pool[--c->npool];
+  kl_easy *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  e->curl = curl_easy_init();
+  if (!e->curl) {
+    free(e);
+    return NULL;
+  }
+  return e;
+}
+
+/* The connection cache lives in the multi, so a pooled handle holds no
+ * connection; it keeps its options for the next request of its profile. */
+static void easy_put(kl_client *c, kl_easy *e) {
   if (!c->closed && c->npool < KL_POOL_MAX) {
     if (c->npool == c->poolcap) {
       int n = c->poolcap ? c->poolcap * 2 : 8;
-      CURL **p = realloc(c->pool, (size_t)n * sizeof *p);
+      kl_easy **p = realloc(c->pool, (size_t)n * sizeof *p);
       if (p) {
         c->pool = p;
         c->poolcap = n;
       }
     }
     if (c->npool < c->poolcap) {
-      /* Reset drops every option (a POST body, a custom method) so the next
-       * request starts clean; the connection cache lives in the multi. */
-      curl_easy_reset(e);
       c->pool[c->npool++] = e;
       return;
     }
   }
-  curl_easy_cleanup(e);
+  easy_free(e);
 }
 
 /* ---- request: callbacks ------------------------------------------------------- */
@@ -305,9 +320,22 @@ static int is_json_type(const char *ct) {
   return strncasecmp(ct, "application/json", 16) == 0;
 }
 
-static void set_error(kl_req *r, kl_kind kind, const char *fmt, size_t n) {
+/* Records the first error only: later ones are consequences of it. */
+static void set_message(kl_req *r, kl_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_message(kl_req *r, kl_kind kind, const char *fmt, ...) {
+  if (r->kind != KL_OK) return;
   r->kind = kind;
-  snprintf(r->message, sizeof r->message, fmt, n);
+  char m[CURL_ERROR_SIZE + 160];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(m, sizeof m, fmt, ap);
+  va_end(ap);
+  free(r->message);
+  r->message = strdup(m); /* NULL on no memory: readers fall back to the kind */
+}
+
+static void set_error(kl_req *r, kl_kind kind, const char *fmt, size_t n) {
+  set_message(r, kind, fmt, n);
 }
 
 static int on_event(void *ud, const kl_sse_event *ev) {
@@ -333,8 +361,8 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
   if (r->mode == KL_MODE_UNDECIDED) {
     long status = 0;
     char *ct = NULL;
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
+    curl_easy_getinfo(r->easy->curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(r->easy->curl, CURLINFO_CONTENT_TYPE, &ct);
     /* A 2xx stream is SSE unless the server answered with plain JSON (it
      * ignored stream=true); error statuses keep their body for mapping. */
     r->mode = (r->want_sse && status >= 200 && status < 300 && !is_json_type(ct)) ? KL_MODE_SSE
@@ -399,13 +427,38 @@ void kl_req_init(kl_req *r) {
   kl_buf_init(&r->body, 0);
   kl_buf_init(&r->headers, 0);
   kl_buf_init(&r->events, 0);
+  kl_buf_init(&r->hdrlines, (size_t)1 << 20);
   kl_sse_init(&r->sse, 0);
 }
 
-int kl_req_add_header(kl_req *r, const char *line) {
-  struct curl_slist *s = curl_slist_append(r->hdrs, line);
-  if (!s) return -1;
-  r->hdrs = s;
+int kl_req_add_header(kl_req *r, const char *name, size_t nl, const char *sep, const char *val, size_t vl) {
+  size_t sl = strlen(sep);
+  if (kl_buf_reserve(&r->hdrlines, nl + sl + vl + 1) != 0) return -1;
+  char *p = r->hdrlines.data + r->hdrlines.len;
+  memcpy(p, name, nl);
+  memcpy(p + nl, sep, sl);
+  if (vl) memcpy(p + nl + sl, val, vl);
+  p[nl + sl + vl] = '\0';
+  r->hdrlines.len += nl + sl + vl + 1;
+  return 0;
+}
+
+/* Links the header lines into a curl_slist made of one allocation (curl
+ * only reads the list; it is ours to free) instead of two mallocs per line. */
+static int link_headers(kl_req *r) {
+  size_t n = 0;
+  for (size_t off = 0; off < r->hdrlines.len; off += strlen(r->hdrlines.data + off) + 1) n++;
+  free(r->hdrs);
+  r->hdrs = NULL;
+  if (n == 0) return 0;
+  struct curl_slist *nodes = malloc(n * sizeof *nodes);
+  if (!nodes) return -1;
+  size_t i = 0;
+  for (size_t off = 0; off < r->hdrlines.len; off += strlen(r->hdrlines.data + off) + 1, i++) {
+    nodes[i].data = r->hdrlines.data + off;
+    nodes[i].next = i + 1 < n ? &nodes[i + 1] : NULL;
+  }
+  r->hdrs = nodes;
   return 0;
 }
 
@@ -419,8 +472,9 @@ static long to_ms(double s) {
  * handle back to the pool: a finished request holds no curl state. */
 static void release_easy(kl_req *r, int removed) {
   if (!r->easy) return;
-  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
-  curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &r->http_version);
+  CURL *e = r->easy->curl;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+  curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &r->http_version);
   switch (r->http_version) {
   case CURL_HTTP_VERSION_1_0: r->http_version = 10; break;
   case CURL_HTTP_VERSION_1_1: r->http_version = 11; break;
@@ -428,29 +482,29 @@ static void release_easy(kl_req *r, int removed) {
   case CURL_HTTP_VERSION_3: r->http_version = 30; break;
   default: r->http_version = 0; break;
   }
-  curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &r->num_connects);
+  curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &r->num_connects);
   curl_off_t t = 0;
-  curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME_T, &t);
+  curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &t);
   r->time_total = (double)t / 1e6;
   t = 0;
-  curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &t);
+  curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &t);
   r->time_connect = (double)t / 1e6;
   t = 0;
-  curl_easy_getinfo(r->easy, CURLINFO_STARTTRANSFER_TIME_T, &t);
+  curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &t);
   r->time_starttransfer = (double)t / 1e6;
-  if (!removed) curl_multi_remove_handle(r->client->multi, r->easy);
+  if (!removed) curl_multi_remove_handle(r->client->multi, e);
   easy_put(r->client, r->easy);
   r->easy = NULL;
-  curl_slist_free_all(r->hdrs);
+  free(r->hdrs);
   r->hdrs = NULL;
+  kl_buf_free(&r->hdrlines);
 }
 
 static void finish(kl_req *r, kl_kind kind, int phase, const char *msg) {
   if (r->state != KL_REQ_ACTIVE) return;
   if (r->kind == KL_OK && kind != KL_OK) {
-    r->kind = kind;
     r->timeout_phase = phase;
-    if (msg) snprintf(r->message, sizeof r->message, "%s", msg);
+    set_message(r, kind, "%s", msg ? msg : kl_kind_name(kind));
   }
   release_easy(r, 0);
   unlink_active(r);
@@ -458,49 +512,31 @@ static void finish(kl_req *r, kl_kind kind, int phase, const char *msg) {
   mark_ready(r);
 }
 
-int kl_req_start(kl_req *r, kl_client *c, const kl_req_opts *o) {
-  r->client = c;
-  r->state = KL_REQ_ACTIVE;
-  r->kind = KL_OK;
-  r->message[0] = '\0';
-  r->errbuf[0] = '\0';
-  r->mode = KL_MODE_UNDECIDED;
-  r->want_sse = o->sse;
-  r->body.max = o->max_body;
-  r->headers.max = o->max_header;
-  kl_sse_free(&r->sse);
-  kl_sse_init(&r->sse, o->max_event);
-  /* Room for the pause threshold plus what one write callback can add. */
-  r->events.max = KL_EVENTS_PAUSE_AT + 8 * (size_t)CURL_MAX_WRITE_SIZE + o->max_event;
-  r->idle_timeout = o->idle_timeout;
-  r->last_rx = kl_now();
+/* Method shapes that need different curl state; part of a handle's profile. */
+enum { SHAPE_GET = 0, SHAPE_HEAD, SHAPE_POST_EMPTY, SHAPE_BODY, SHAPE_OTHER };
 
-  if (c->closed) {
-    r->state = KL_REQ_DONE;
-    r->kind = KL_E_cancelled;
-    snprintf(r->message, sizeof r->message, "client is closed");
-    return -1;
-  }
-  CURL *e = easy_get(c);
-  if (!e) {
-    r->state = KL_REQ_DONE;
-    r->kind = KL_E_connect;
-    snprintf(r->message, sizeof r->message, "out of memory creating a curl handle");
-    return -1;
-  }
-  r->easy = e;
-  /* Large bodies would otherwise wait up to a second for "100 Continue". */
-  kl_req_add_header(r, "Expect:");
+static int same_str(const char *a, const char *b) {
+  return a == b || (a && b && strcmp(a, b) == 0);
+}
 
-  curl_easy_setopt(e, CURLOPT_URL, o->url);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+static int set_copy(char **dst, const char *src) {
+  free(*dst);
+  *dst = NULL;
+  if (src && !(*dst = strdup(src))) return -1;
+  return 0;
+}
+
+/* Options that hold for every request of a profile, set after a reset. */
+static int set_profile(kl_easy *ke, const kl_req_opts *o, int shape, unsigned long profile) {
+  CURL *e = ke->curl;
+  curl_easy_reset(e);
+  ke->profile = 0;
+  if (set_copy(&ke->cainfo, o->cainfo) != 0 || set_copy(&ke->proxy, o->proxy) != 0) return -1;
+  ke->profile = profile;
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ke->errbuf);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -513,32 +549,96 @@ int kl_req_start(kl_req *r, kl_client *c, const kl_req_opts *o) {
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
   }
-  if (o->connect_timeout > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, to_ms(o->connect_timeout));
-  if (o->timeout > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, to_ms(o->timeout));
-  /* A declared Content-Length over the cap fails before the body arrives. */
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
-
-  const char *m = o->method ? o->method : "GET";
-  if (o->body) {
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
-    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, o->body);
-    if (strcmp(m, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
-  } else if (strcmp(m, "GET") == 0) {
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-  } else if (strcmp(m, "HEAD") == 0) {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  } else if (strcmp(m, "POST") == 0) {
+  switch (shape) {
+  case SHAPE_HEAD: curl_easy_setopt(e, CURLOPT_NOBODY, 1L); break;
+  case SHAPE_POST_EMPTY:
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-  } else {
+    break;
+  default: break; /* GET is curl's default; bodies are set per request */
+  }
+  return 0;
+}
+
+int kl_req_start(kl_req *r, kl_client *c, const kl_req_opts *o) {
+  r->client = c;
+  r->state = KL_REQ_ACTIVE;
+  r->kind = KL_OK;
+  free(r->message);
+  r->message = NULL;
+  r->mode = KL_MODE_UNDECIDED;
+  r->want_sse = o->sse;
+  r->body.max = o->max_body;
+  r->headers.max = o->max_header;
+  if (o->sse) {
+    kl_sse_free(&r->sse);
+    kl_sse_init(&r->sse, o->max_event);
+  }
+  /* Room for the pause threshold plus what one write callback can add. */
+  r->events.max = KL_EVENTS_PAUSE_AT + 8 * (size_t)CURL_MAX_WRITE_SIZE + o->max_event;
+  r->idle_timeout = o->idle_timeout;
+  r->last_rx = kl_now();
+
+  if (c->closed) {
+    r->state = KL_REQ_DONE;
+    set_message(r, KL_E_cancelled, "client is closed");
+    return -1;
+  }
+  kl_easy *ke = easy_get(c);
+  if (!ke) {
+    r->state = KL_REQ_DONE;
+    set_message(r, KL_E_connect, "out of memory creating a curl handle");
+    return -1;
+  }
+  r->easy = ke;
+  CURL *e = ke->curl;
+  /* Large bodies would otherwise wait up to a second for "100 Continue". */
+  if (kl_req_add_header(r, "Expect", 6, ":", NULL, 0) != 0 || link_headers(r) != 0) {
+    easy_put(c, ke);
+    r->easy = NULL;
+    r->state = KL_REQ_DONE;
+    set_message(r, KL_E_connect, "out of memory building request headers");
+    return -1;
+  }
+
+  const char *m = o->method ? o->method : "GET";
+  int shape = o->body ? SHAPE_BODY
+            : strcmp(m, "GET") == 0 ? SHAPE_GET
+            : strcmp(m, "HEAD") == 0 ? SHAPE_HEAD
+            : strcmp(m, "POST") == 0 ? SHAPE_POST_EMPTY : SHAPE_OTHER;
+  unsigned long profile = 1ul | (unsigned long)shape << 1 | (unsigned long)(o->compress != 0) << 4 |
+                          (unsigned long)(o->follow_redirects != 0) << 5;
+  if ((ke->profile != profile || !same_str(ke->cainfo, o->cainfo) || !same_str(ke->proxy, o->proxy)) &&
+      set_profile(ke, o, shape, profile) != 0) {
+    easy_put(c, ke);
+    r->easy = NULL;
+    r->state = KL_REQ_DONE;
+    set_message(r, KL_E_connect, "out of memory configuring a curl handle");
+    return -1;
+  }
+
+  ke->errbuf[0] = '\0';
+  curl_easy_setopt(e, CURLOPT_URL, o->url);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, to_ms(o->connect_timeout));
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, to_ms(o->timeout));
+  /* A declared Content-Length over the cap fails before the body arrives. */
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
+  if (shape == SHAPE_BODY) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, o->body);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(m, "POST") == 0 ? NULL : m);
+  } else if (shape == SHAPE_OTHER) {
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
   }
 
   link_active(r);
   CURLMcode mc = curl_multi_add_handle(c->multi, e);
   if (mc != CURLM_OK) {
-    snprintf(r->message, sizeof r->message, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
-    r->kind = KL_E_connect;
+    set_message(r, KL_E_connect, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
     release_easy(r, 1);
     unlink_active(r);
     r->state = KL_REQ_DONE;
@@ -554,8 +654,11 @@ void kl_req_cancel(kl_req *r, const char *why) {
 void kl_req_cleanup(kl_req *r) {
   if (r->state == KL_REQ_ACTIVE) kl_req_cancel(r, "request closed");
   unlink_ready(r);
-  curl_slist_free_all(r->hdrs);
+  free(r->hdrs);
   r->hdrs = NULL;
+  kl_buf_free(&r->hdrlines);
+  free(r->message);
+  r->message = NULL;
   kl_buf_free(&r->body);
   kl_buf_free(&r->headers);
   kl_buf_free(&r->events);
@@ -593,7 +696,7 @@ void kl_req_resume(kl_req *r) {
   r->paused = 0;
   r->last_rx = kl_now();
   /* May run on_write right here with the data held back at pause time. */
-  curl_easy_pause(r->easy, CURLPAUSE_CONT);
+  curl_easy_pause(r->easy->curl, CURLPAUSE_CONT);
 }
 
 /* ---- loop: one iteration ------------------------------------------------------ */
@@ -615,26 +718,25 @@ static void drain_done(kl_client *c) {
     kl_kind kind = curl_kind(code);
     int phase = KL_TIMEOUT_NONE;
     if (kind == KL_E_timeout) {
-      /* Connected means a socket was established, or a cached one reused. */
-      curl_off_t ct = 0;
-      long nconn = 0;
-      curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &ct);
-      curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &nconn);
-      phase = (ct > 0 || nconn == 0) ? KL_TIMEOUT_TOTAL : KL_TIMEOUT_CONNECT;
+      /* Pre-transfer time is set once a connection (new or reused, TLS
+       * done) was ready to carry the request; zero means we never got one. */
+      curl_off_t pre = 0;
+      curl_easy_getinfo(r->easy->curl, CURLINFO_PRETRANSFER_TIME_T, &pre);
+      phase = pre > 0 ? KL_TIMEOUT_TOTAL : KL_TIMEOUT_CONNECT;
     }
-    char m[sizeof r->message];
-    const char *what = curl_easy_strerror(code);
+    char m[CURL_ERROR_SIZE + 128];
+    const char *what = curl_easy_strerror(code), *errbuf = r->easy->errbuf;
     if (code == CURLE_FILESIZE_EXCEEDED) {
       curl_off_t cl = -1;
-      curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+      curl_easy_getinfo(r->easy->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
       if (cl >= 0)
         snprintf(m, sizeof m, "response body exceeds max_body (%zu bytes): Content-Length is %lld",
                  r->body.max, (long long)cl);
       else
         snprintf(m, sizeof m, "response body exceeds max_body (%zu bytes) by its declared length",
                  r->body.max);
-    } else if (r->errbuf[0] && strcmp(r->errbuf, what) != 0) {
-      snprintf(m, sizeof m, "%s", r->errbuf);
+    } else if (errbuf[0] && strcmp(errbuf, what) != 0) {
+      snprintf(m, sizeof m, "%s", errbuf);
     } else {
       snprintf(m, sizeof m, "%s", what);
     }
@@ -662,7 +764,33 @@ double kl_loop_next_deadline(kl_loop *l) {
   return best < 0 ? 0 : best;
 }
 
+/* Runs curl's due timers: starts transfers added since the last iteration
+ * and fires curl's own timeouts. */
+static void fire_timers(kl_loop *l) {
+  double now = kl_now();
+  for (kl_client *c = l->clients; c; c = c->next) {
+    if (c->timer_deadline >= 0 && c->timer_deadline <= now) {
+      int running;
+      c->timer_deadline = -1;
+      curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      c->touched = 1;
+    }
+  }
+}
+
+static void drain_touched(kl_loop *l) {
+  for (kl_client *c = l->clients; c; c = c->next)
+    if (c->touched) {
+      c->touched = 0;
+      drain_done(c);
+    }
+}
+
 int kl_loop_run_once(kl_loop *l, double max_wait) {
+  /* Before waiting: a request added since the last iteration has a 0 ms
+   * timer; firing it now sends the request without a poll(0) round trip. */
+  fire_timers(l);
+  drain_touched(l);
   double wait = kl_loop_next_deadline(l);
   if (wait < 0 || (max_wait >= 0 && max_wait < wait)) wait = max_wait;
   if (wait < 0) wait = 0;
@@ -703,21 +831,9 @@ int kl_loop_run_once(kl_loop *l, double max_wait) {
       }
     }
   }
+  fire_timers(l);
+  drain_touched(l);
   double now = kl_now();
-  for (kl_client *c = l->clients; c; c = c->next) {
-    if (c->timer_deadline >= 0 && c->timer_deadline <= now) {
-      int running;
-      c->timer_deadline = -1;
-      curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-      c->touched = 1;
-    }
-  }
-  for (kl_client *c = l->clients; c; c = c->next)
-    if (c->touched) {
-      c->touched = 0;
-      drain_done(c);
-    }
-  now = kl_now();
   for (kl_req *r = l->active, *next; r; r = next) {
     next = r->next_active;
     if (r->idle_timeout > 0 && !r->paused && now - r->last_rx >= r->idle_timeout) {

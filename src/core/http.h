@@ -26,6 +26,7 @@
 typedef struct kl_loop kl_loop;
 typedef struct kl_client kl_client;
 typedef struct kl_req kl_req;
+typedef struct kl_easy kl_easy;
 
 /* ---- loop ------------------------------------------------------------------ */
 
@@ -83,7 +84,7 @@ struct kl_client {
   int touched;           /* socket_action ran in this iteration */
   int closed;
   int nactive;
-  CURL **pool;           /* idle easy handles for reuse */
+  kl_easy **pool;        /* idle easy handles for reuse */
   int npool, poolcap;
   kl_client *next, *prev;
 };
@@ -117,10 +118,21 @@ enum { KL_REQ_IDLE = 0, KL_REQ_ACTIVE, KL_REQ_DONE };
 enum { KL_MODE_UNDECIDED = 0, KL_MODE_BODY, KL_MODE_SSE };
 enum { KL_TIMEOUT_NONE = 0, KL_TIMEOUT_CONNECT, KL_TIMEOUT_TOTAL, KL_TIMEOUT_IDLE };
 
+/* A pooled easy handle. Options that rarely change (TLS CA, proxy, method
+ * shape) form its profile: a request with the same profile reuses the
+ * handle as is, setting only per-request options; another profile resets it. */
+struct kl_easy {
+  CURL *curl;
+  unsigned long profile;
+  char *cainfo, *proxy;      /* owned copies of what was last set */
+  char errbuf[CURL_ERROR_SIZE];
+};
+
 struct kl_req {
   kl_client *client;
-  CURL *easy;
-  struct curl_slist *hdrs;
+  kl_easy *easy;
+  kl_buf hdrlines;          /* request header lines, NUL-separated */
+  struct curl_slist *hdrs;  /* nodes pointing into hdrlines, one block */
   int state;
   int mode;
   int in_ready;
@@ -131,7 +143,7 @@ struct kl_req {
   kl_kind kind;             /* KL_OK or the error kind */
   int timeout_phase;        /* KL_TIMEOUT_* when kind is timeout */
   int curl_code;
-  char message[CURL_ERROR_SIZE + 128];
+  char *message;            /* heap, set on error only; NULL otherwise */
   long status;
   long http_version;        /* 10, 11, 20, 30 */
   long num_connects;        /* 0 when a kept-alive connection was reused */
@@ -144,7 +156,6 @@ struct kl_req {
   size_t events_off;        /* read offset in events */
 
   double idle_timeout, last_rx;
-  char errbuf[CURL_ERROR_SIZE];
   kl_req *next_active, *prev_active, *next_ready;
 };
 
@@ -152,7 +163,10 @@ struct kl_req {
 void kl_req_init(kl_req *r);
 /* Configures an easy handle and adds it to the client's multi. Returns 0, or
  * -1 with r finished (state DONE, kind and message set). */
-int kl_req_add_header(kl_req *r, const char *line); /* "Name: value"; before start */
+/* Adds a request header before start: name, then sep (": " for a value,
+ * ";" for an empty value, ":" to remove a header curl would add), then
+ * value. The caller validates both. 0, or -1 when out of memory. */
+int kl_req_add_header(kl_req *r, const char *name, size_t nl, const char *sep, const char *val, size_t vl);
 int kl_req_start(kl_req *r, kl_client *c, const kl_req_opts *o);
 /* Stops a request in flight; it finishes as cancelled with this message. */
 void kl_req_cancel(kl_req *r, const char *why);

@@ -4,6 +4,7 @@
  * src/core/http.c. No Lua code ever runs inside a curl callback: callbacks
  * fill C buffers, and Lua reads them after poll() returns. */
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,8 +146,21 @@ static int l_next_deadline(lua_State *L) {
 
 /* ---- client ------------------------------------------------------------------- */
 
+/* Methods and metamethods carry their class's metatable as upvalue 1:
+ * comparing against it is much cheaper than luaL_checkudata's lookup of the
+ * metatable by name, on a path taken several times per request. */
+static void *check_self(lua_State *L, int i, const char *tname) {
+  void *p = lua_touserdata(L, i);
+  if (p && lua_getmetatable(L, i)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (same) return p;
+  }
+  return luaL_checkudata(L, i, tname); /* raises the usual message */
+}
+
 static lclient *check_client(lua_State *L, int i) {
-  lclient *c = luaL_checkudata(L, i, CLIENT_MT);
+  lclient *c = check_self(L, i, CLIENT_MT);
   if (!c->open) luaL_argerror(L, i, "client is closed");
   return c;
 }
@@ -172,7 +186,7 @@ static char *dup_opt(lua_State *L, int t, const char *k) {
 }
 
 static int client_close(lua_State *L) {
-  lclient *c = luaL_checkudata(L, 1, CLIENT_MT);
+  lclient *c = check_self(L, 1, CLIENT_MT);
   if (c->open) {
     c->open = 0;
     kl_client_close(&c->c);
@@ -184,7 +198,7 @@ static int client_close(lua_State *L) {
 }
 
 static int client_tostring(lua_State *L) {
-  lclient *c = luaL_checkudata(L, 1, CLIENT_MT);
+  lclient *c = check_self(L, 1, CLIENT_MT);
   if (c->open) lua_pushfstring(L, "keel.http.client (%p)", (void *)c);
   else lua_pushliteral(L, "keel.http.client (closed)");
   return 1;
@@ -230,48 +244,41 @@ static int l_client(lua_State *L) {
 
 /* ---- request ------------------------------------------------------------------ */
 
-static lreq *check_req(lua_State *L, int i) { return luaL_checkudata(L, i, REQ_MT); }
+static lreq *check_req(lua_State *L, int i) { return check_self(L, i, REQ_MT); }
 
 static lreq *check_open_req(lua_State *L, int i) {
-  lreq *q = luaL_checkudata(L, i, REQ_MT);
+  lreq *q = check_self(L, i, REQ_MT);
   if (q->r.state == KL_REQ_IDLE) luaL_argerror(L, i, "request is closed");
   return q;
 }
 
+/* RFC 9110 token characters, for header names. */
+static unsigned char tchar[256];
+static void init_tchar(void) {
+  for (int c = 33; c < 127; c++) tchar[c] = !strchr("\"(),/:;<=>?@[\\]{}", c);
+}
+
 static int valid_token(const char *s, size_t n) {
   if (n == 0) return 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch <= 32 || ch >= 127 || strchr("\"(),/:;<=>?@[\\]{}", ch)) return 0;
-  }
+  for (size_t i = 0; i < n; i++)
+    if (!tchar[(unsigned char)s[i]]) return 0;
   return 1;
 }
 
-/* Adds one header; raises on a malformed name or a value with CR/LF (header
- * injection). Runs before any curl state exists, so raising leaks nothing
- * except the slist, which the request's __gc frees. */
+/* Adds one header; raises on a malformed name or a value with CR/LF/NUL
+ * (header injection). Raising leaks nothing: the lines live in the request,
+ * which its __gc frees. */
 static void add_header(lua_State *L, lreq *q, const char *name, size_t nl, const char *val, size_t vl) {
   if (!valid_token(name, nl)) luaL_error(L, "invalid header name '%s'", name);
-  for (size_t i = 0; i < vl; i++)
-    if (val[i] == '\r' || val[i] == '\n' || val[i] == '\0')
-      luaL_error(L, "header '%s': value contains CR, LF or NUL", name);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  luaL_addlstring(&b, name, nl);
+  if (memchr(val, '\r', vl) || memchr(val, '\n', vl) || memchr(val, '\0', vl))
+    luaL_error(L, "header '%s': value contains CR, LF or NUL", name);
   /* "Name;" is curl's way to send a header with an empty value. */
-  luaL_addstring(&b, vl ? ": " : ";");
-  luaL_addlstring(&b, val, vl);
-  luaL_pushresult(&b);
-  if (kl_req_add_header(&q->r, lua_tostring(L, -1)) != 0) luaL_error(L, "out of memory");
-  lua_pop(L, 1);
+  if (kl_req_add_header(&q->r, name, nl, vl ? ": " : ";", val, vl) != 0)
+    luaL_error(L, "request headers too large or out of memory");
 }
 
 static void add_headers(lua_State *L, lreq *q, int t) {
-  if (keel_getfield(L, t, "headers") == LUA_TNIL) {
-    lua_pop(L, 1);
-    return;
-  }
-  if (!lua_istable(L, -1)) luaL_error(L, "option 'headers': table expected");
+  keel_getfield(L, t, "headers");
   int h = lua_gettop(L);
   lua_pushnil(L);
   while (lua_next(L, h)) {
@@ -290,21 +297,18 @@ static void add_headers(lua_State *L, lreq *q, int t) {
       int vt = lua_type(L, -1);
       if (vt == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
         /* name = false removes a header curl would add */
-        luaL_Buffer b;
-        luaL_buffinit(L, &b);
-        luaL_addlstring(&b, name, nl);
-        luaL_addchar(&b, ':');
-        luaL_pushresult(&b);
         if (!valid_token(name, nl)) luaL_error(L, "invalid header name '%s'", name);
-        kl_req_add_header(&q->r, lua_tostring(L, -1));
-        lua_pop(L, 1);
-      } else {
-        if (vt != LUA_TSTRING && vt != LUA_TNUMBER)
-          luaL_error(L, "header '%s': string value expected, got %s", name, lua_typename(L, vt));
-        lua_pushvalue(L, -1);
-        const char *val = lua_tolstring(L, -1, &vl); /* copy: keep lua_next's key intact */
+        if (kl_req_add_header(&q->r, name, nl, ":", NULL, 0) != 0) luaL_error(L, "out of memory");
+      } else if (vt == LUA_TSTRING) {
+        const char *val = lua_tolstring(L, -1, &vl);
+        add_header(L, q, name, nl, val, vl);
+      } else if (vt == LUA_TNUMBER) {
+        lua_pushvalue(L, -1); /* convert a copy: keep lua_next's key intact */
+        const char *val = lua_tolstring(L, -1, &vl);
         add_header(L, q, name, nl, val, vl);
         lua_pop(L, 1);
+      } else {
+        luaL_error(L, "header '%s': string value expected, got %s", name, lua_typename(L, vt));
       }
     } else {
       luaL_error(L, "option 'headers': keys must be names or array indices");
@@ -324,38 +328,104 @@ static int req_gc(lua_State *L) {
   return 0;
 }
 
+/* Request options, read in one pass over the keys present: an options table
+ * usually sets 3-5 of them, and an unknown key is a typo worth an error. */
+enum {
+  O_URL, O_METHOD, O_HEADERS, O_BODY, O_CONNECT_TIMEOUT, O_TIMEOUT, O_IDLE_TIMEOUT,
+  O_MAX_BODY, O_MAX_HEADER, O_MAX_EVENT, O_SSE, O_COMPRESS, O_FOLLOW, O_CAINFO, O_PROXY,
+  O__COUNT
+};
+static const char *const opt_names[O__COUNT] = {
+  "url", "method", "headers", "body", "connect_timeout", "timeout", "idle_timeout",
+  "max_body", "max_header", "max_event", "sse", "compress", "follow_redirects", "cainfo", "proxy"};
+
+static int opt_index(const char *k) {
+  for (int i = 0; i < O__COUNT; i++)
+    if (k[0] == opt_names[i][0] && strcmp(k, opt_names[i]) == 0) return i;
+  return -1;
+}
+
+static double num_opt(lua_State *L, int i, const char *k) {
+  if (lua_type(L, i) != LUA_TNUMBER)
+    luaL_error(L, "option '%s': number expected, got %s", k, luaL_typename(L, i));
+  double v = lua_tonumber(L, i);
+  if (!(v >= 0)) luaL_error(L, "option '%s' must be >= 0", k);
+  return v;
+}
+
+static size_t size_opt(lua_State *L, int i, const char *k) {
+  double v = num_opt(L, i, k);
+  /* Range first: converting an out-of-range double is undefined. */
+  if (v != floor(v) || v > 9007199254740992.0) luaL_error(L, "option '%s': integer expected", k);
+  return (size_t)v;
+}
+
+static int bool_opt(lua_State *L, int i, const char *k) {
+  if (lua_type(L, i) != LUA_TBOOLEAN)
+    luaL_error(L, "option '%s': boolean expected, got %s", k, luaL_typename(L, i));
+  return lua_toboolean(L, i);
+}
+
+static const char *str_opt(lua_State *L, int i, const char *k, size_t *len) {
+  if (lua_type(L, i) != LUA_TSTRING)
+    luaL_error(L, "option '%s': string expected, got %s", k, luaL_typename(L, i));
+  return lua_tolstring(L, i, len); /* anchored by the options table */
+}
+
 /* client:request{ url=, method=, headers=, body=, timeouts, caps, sse= } */
 static int client_request(lua_State *L) {
   lclient *c = check_client(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   kl_req_opts o;
   memset(&o, 0, sizeof o);
-  o.url = keel_optstrfield(L, 2, "url", NULL);
+  o.connect_timeout = c->connect_timeout;
+  o.timeout = c->timeout;
+  o.idle_timeout = c->idle_timeout;
+  o.max_body = c->max_body;
+  o.max_header = c->max_header;
+  o.max_event = c->max_event;
+  o.compress = c->compress;
+  o.cainfo = c->cainfo;
+  o.proxy = c->proxy;
+  int has_headers = 0;
+  lua_pushnil(L);
+  while (lua_next(L, 2)) {
+    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "request options: keys must be option names");
+    const char *k = lua_tostring(L, -2);
+    int i = opt_index(k);
+    switch (i) {
+    case O_URL: o.url = str_opt(L, -1, k, NULL); break;
+    case O_METHOD: o.method = str_opt(L, -1, k, NULL); break;
+    case O_HEADERS:
+      if (!lua_istable(L, -1)) luaL_error(L, "option 'headers': table expected");
+      has_headers = 1;
+      break;
+    case O_BODY: o.body = str_opt(L, -1, k, &o.body_len); break;
+    case O_CONNECT_TIMEOUT: o.connect_timeout = num_opt(L, -1, k); break;
+    case O_TIMEOUT: o.timeout = num_opt(L, -1, k); break;
+    case O_IDLE_TIMEOUT: o.idle_timeout = num_opt(L, -1, k); break;
+    case O_MAX_BODY: o.max_body = size_opt(L, -1, k); break;
+    case O_MAX_HEADER: o.max_header = size_opt(L, -1, k); break;
+    case O_MAX_EVENT: o.max_event = size_opt(L, -1, k); break;
+    case O_SSE: o.sse = bool_opt(L, -1, k); break;
+    case O_COMPRESS: o.compress = bool_opt(L, -1, k); break;
+    case O_FOLLOW: o.follow_redirects = bool_opt(L, -1, k); break;
+    case O_CAINFO: o.cainfo = str_opt(L, -1, k, NULL); break;
+    case O_PROXY: o.proxy = str_opt(L, -1, k, NULL); break;
+    default: luaL_error(L, "unknown request option '%s'", k);
+    }
+    lua_pop(L, 1);
+  }
   if (!o.url) return luaL_argerror(L, 2, "'url' is required");
   if (strncmp(o.url, "http://", 7) != 0 && strncmp(o.url, "https://", 8) != 0)
     return luaL_error(L, "url must start with http:// or https://: %s", o.url);
-  o.method = keel_optstrfield(L, 2, "method", NULL);
-  o.body = keel_optstrfield(L, 2, "body", &o.body_len);
-  o.connect_timeout = opt_secs(L, 2, "connect_timeout", c->connect_timeout);
-  o.timeout = opt_secs(L, 2, "timeout", c->timeout);
-  o.idle_timeout = opt_secs(L, 2, "idle_timeout", c->idle_timeout);
-  o.max_body = opt_size(L, 2, "max_body", c->max_body);
-  o.max_header = opt_size(L, 2, "max_header", c->max_header);
-  o.max_event = opt_size(L, 2, "max_event", c->max_event);
-  o.sse = keel_optboolfield(L, 2, "sse", 0);
-  o.compress = keel_optboolfield(L, 2, "compress", c->compress);
-  o.follow_redirects = keel_optboolfield(L, 2, "follow_redirects", 0);
-  o.cainfo = keel_optstrfield(L, 2, "cainfo", NULL);
-  if (!o.cainfo) o.cainfo = c->cainfo;
-  o.proxy = keel_optstrfield(L, 2, "proxy", NULL);
-  if (!o.proxy) o.proxy = c->proxy;
 
   lreq *q = lua_newuserdatauv(L, sizeof *q, 1);
   kl_req_init(&q->r);
   q->started = 0;
   luaL_setmetatable(L, REQ_MT);
   int ud = lua_gettop(L);
-  add_headers(L, q, 2); /* may raise; __gc frees the slist */
+  if (has_headers) add_headers(L, q, 2); /* may raise; __gc frees the slist */
 
   /* The request keeps its client alive: GC order must not free the multi
    * under a request that still points at it. */
@@ -420,9 +490,11 @@ static const char *timeout_phase_name(int p) {
 }
 
 static void push_headers(lua_State *L, const kl_buf *h) {
-  lua_newtable(L);
-  int t = lua_gettop(L);
   const char *p = h->data, *end = h->data + h->len;
+  int lines = 0;
+  for (const char *x = p; x && x < end && (x = memchr(x, '\n', (size_t)(end - x))); x++) lines++;
+  lua_createtable(L, 0, lines);
+  int t = lua_gettop(L);
   char name[256];
   while (p && p < end) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -452,14 +524,18 @@ static void push_headers(lua_State *L, const kl_buf *h) {
   }
 }
 
-/* result() -> resp | nil, err ; only once the request is done */
+/* result() -> status, headers, body|nil, http_version, reused, total_time,
+ *             first_byte_time, connect_time, sse_events|nil, incomplete
+ *           | nil, err
+ * Values, not a table: keel.http builds the response table with a
+ * constant-key constructor, far cheaper than setting fields from C. */
 static int req_result(lua_State *L) {
   lreq *q = check_open_req(L, 1);
   kl_req *r = &q->r;
   if (r->state != KL_REQ_DONE) return luaL_error(L, "request is still in flight");
   if (r->kind != KL_OK) {
     lua_pushnil(L);
-    keel_push_error(L, r->kind, "%s", r->message[0] ? r->message : kl_kind_name(r->kind));
+    keel_push_error(L, r->kind, "%s", r->message ? r->message : kl_kind_name(r->kind));
     const char *phase = timeout_phase_name(r->timeout_phase);
     if (phase) {
       lua_pushstring(L, phase);
@@ -475,33 +551,24 @@ static int req_result(lua_State *L) {
     }
     return 2;
   }
-  lua_createtable(L, 0, 10);
+  luaL_checkstack(L, 10, NULL);
   lua_pushinteger(L, r->status);
-  lua_setfield(L, -2, "status");
   push_headers(L, &r->headers);
-  lua_setfield(L, -2, "headers");
-  if (r->mode == KL_MODE_SSE) {
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, "sse");
-    lua_pushinteger(L, (lua_Integer)r->sse.events);
-    lua_setfield(L, -2, "events");
-    lua_pushboolean(L, kl_sse_pending(&r->sse));
-    lua_setfield(L, -2, "incomplete");
-  } else {
-    lua_pushlstring(L, r->body.data ? r->body.data : "", r->body.len);
-    lua_setfield(L, -2, "body");
-  }
+  if (r->mode == KL_MODE_SSE) lua_pushnil(L);
+  else lua_pushlstring(L, r->body.data ? r->body.data : "", r->body.len);
   lua_pushnumber(L, r->http_version == 11 ? 1.1 : r->http_version == 10 ? 1.0 : (double)(r->http_version / 10));
-  lua_setfield(L, -2, "http_version");
   lua_pushboolean(L, r->num_connects == 0);
-  lua_setfield(L, -2, "reused");
   lua_pushnumber(L, r->time_total);
-  lua_setfield(L, -2, "total_time");
   lua_pushnumber(L, r->time_starttransfer);
-  lua_setfield(L, -2, "first_byte_time");
   lua_pushnumber(L, r->time_connect);
-  lua_setfield(L, -2, "connect_time");
-  return 1;
+  if (r->mode == KL_MODE_SSE) {
+    lua_pushinteger(L, (lua_Integer)r->sse.events);
+    lua_pushboolean(L, kl_sse_pending(&r->sse));
+  } else {
+    lua_pushnil(L);
+    lua_pushboolean(L, 0);
+  }
+  return 10;
 }
 
 static int req_cancel(lua_State *L) {
@@ -543,17 +610,27 @@ static const luaL_Reg req_meta[] = {
   {"__tostring", req_tostring},
   {NULL, NULL}};
 
+/* A function, not a field: curl_version() pages in every TLS/IDN/SSH library
+ * to ask its version (1.7 MB of RSS), which module load must not pay. */
+static int l_curl_version(lua_State *L) {
+  lua_pushstring(L, curl_version());
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
   {"client", l_client},
+  {"curl_version", l_curl_version},
   {"poll", l_poll},
   {"next_deadline", l_next_deadline},
   {NULL, NULL}};
 
 static void new_class(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
   luaL_newmetatable(L, name);
-  luaL_setfuncs(L, meta, 0);
+  lua_pushvalue(L, -1);
+  luaL_setfuncs(L, meta, 1); /* upvalue: the metatable, for check_self */
   lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, methods, 1);
   lua_setfield(L, -2, "__index");
   lua_pushstring(L, name);
   lua_setfield(L, -2, "__name");
@@ -561,10 +638,9 @@ static void new_class(lua_State *L, const char *name, const luaL_Reg *meta, cons
 }
 
 KEEL_API int luaopen_keel_core_http(lua_State *L) {
+  init_tchar();
   new_class(L, CLIENT_MT, client_meta, client_methods);
   new_class(L, REQ_MT, req_meta, req_methods);
   luaL_newlib(L, funcs);
-  lua_pushstring(L, curl_version());
-  lua_setfield(L, -2, "curl_version");
   return 1;
 }
