@@ -133,6 +133,18 @@ describe("keel.spawn and keel.gather", function()
     assert.has_error(function() keel.spawn(42) end, "keel.spawn: function expected")
   end)
 
+  it("raises instead of hanging when tasks wait on each other with nothing to wake them", function()
+    local t1, t2
+    t1 = keel.spawn(function() keel.sleep(0); return t2:wait() end)
+    t2 = keel.spawn(function() keel.sleep(0); return t1:wait() end)
+    local ok, err = pcall(t1.wait, t1)
+    assert.is_false(ok)
+    assert.matches("nothing left to run", tostring(err))
+    t1:cancel()
+    t2:cancel()
+    keel.run(1)
+  end)
+
   it("refuses to let a task wait for itself", function()
     local t
     t = keel.spawn(function() return t:wait() end)

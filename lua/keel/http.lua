@@ -70,6 +70,8 @@ local function finish(r)
   local status, headers, body, version, reused, total, first_byte, connect, events, incomplete = r:result()
   r:close()
   if not status then return nil, headers end
+  local sse = nil
+  if events then sse = true else incomplete = nil end -- a body, not a stream: no such fields
   return {
     status = status,
     headers = setmetatable(headers, header_mt),
@@ -79,9 +81,9 @@ local function finish(r)
     total_time = total,
     first_byte_time = first_byte,
     connect_time = connect,
-    sse = events and true or nil,
+    sse = sse,
     events = events,
-    incomplete = events and incomplete or nil,
+    incomplete = incomplete,
   }
 end
 

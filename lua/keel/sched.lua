@@ -6,7 +6,7 @@
 local core = require "keel.core"
 local kerror = require "keel.error"
 
-local poll, next_deadline, now = core.http.poll, core.http.next_deadline, core.now
+local poll, now = core.http.poll, core.now
 local co_create, co_resume, co_status, co_running, co_yield =
   coroutine.create, coroutine.resume, coroutine.status, coroutine.running, coroutine.yield
 local unpack = table.unpack or unpack
@@ -183,23 +183,19 @@ function M.step(max_wait)
   end
   if runq_head > runq_tail then runq_head, runq_tail = 1, 0 end
 
-  local wait = max_wait
-  if runq_tail >= runq_head or plain_woken then wait = 0 end
-  local t = now()
-  local top = top_timer()
-  if top then
-    local d = top[1] - t
-    if d < 0 then d = 0 end
-    if wait == nil or d < wait then wait = d end
-  end
-  if wait == nil then
-    wait = next_deadline()
-    if wait == nil then
-      if live == 0 and next(waiting) == nil then return false end
-      wait = 3600
+  local wait = max_wait -- nil: no cap
+  if runq_tail >= runq_head or plain_woken then
+    wait = 0
+  elseif sleepers[1] then
+    local top = top_timer()
+    if top then
+      local d = top[1] - now()
+      if d < 0 then d = 0 end
+      if wait == nil or d < wait then wait = d end
     end
   end
   local n = poll(wait, polled)
+  if not n then return false end -- no timer, no fd, no deadline: nothing can happen
   for i = 1, n do
     local obj = polled[i]
     polled[i] = nil
@@ -216,14 +212,16 @@ function M.step(max_wait)
       end
     end
   end
-  t = now()
-  while sleepers[1] and sleepers[1][1] <= t do
-    local item = heap_pop()
-    local w = item[3]
-    if not w.cancelled then
-      w.fired = true
-      ntimers = ntimers - 1
-      wake(w)
+  if sleepers[1] then
+    local t = now()
+    while sleepers[1] and sleepers[1][1] <= t do
+      local item = heap_pop()
+      local w = item[3]
+      if not w.cancelled then
+        w.fired = true
+        ntimers = ntimers - 1
+        wake(w)
+      end
     end
   end
   return true
@@ -416,7 +414,8 @@ function M.run(timeout)
     end
     if not M.step(w) and ntimers == 0 then break end
   end
-  return true
+  -- Tasks left here wait on each other with nothing that could wake them.
+  return live == 0
 end
 
 function M.pending()

@@ -222,7 +222,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: keel [options] [script [args]]\n"
           "       keel run [--watch] script [args]\n"
-          "       keel mock [--port N] [--scenario FILE]\n"
+          "       keel mock [--port N] [--scenario FILE] [--exit-with-parent] [--quiet]\n"
           "Options:\n"
           "  -e stat   execute string 'stat'\n"
           "  -l mod    require 'mod' into global 'mod'\n"

@@ -25,7 +25,7 @@ int kl_buf_reserve(kl_buf *b, size_t n) {
   if (n > b->max - b->len || n > b->max) return -1;
   size_t need = b->len + n + 1; /* room for the NUL */
   if (need <= b->cap) return 0;
-  size_t cap = b->cap ? b->cap : 64;
+  size_t cap = b->cap ? b->cap : 256; /* few tiny growth steps for small buffers */
   while (cap < need) cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
   /* Don't allocate far beyond what the cap can ever use. */
   if (cap > b->max + 1) cap = b->max + 1;

@@ -367,6 +367,12 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
      * ignored stream=true); error statuses keep their body for mapping. */
     r->mode = (r->want_sse && status >= 200 && status < 300 && !is_json_type(ct)) ? KL_MODE_SSE
                                                                                     : KL_MODE_BODY;
+    curl_off_t cl = -1;
+    curl_easy_getinfo(r->easy->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    /* One allocation for a body of declared size; over the cap is left to
+     * fail as it arrives (curl's MAXFILESIZE check normally comes first). */
+    if (r->mode == KL_MODE_BODY && cl > 0 && (curl_off_t)r->body.max >= cl)
+      kl_buf_reserve(&r->body, (size_t)cl);
   }
   if (r->mode == KL_MODE_BODY) {
     if (kl_buf_add(&r->body, p, len) != 0) {
@@ -792,9 +798,15 @@ int kl_loop_run_once(kl_loop *l, double max_wait) {
   fire_timers(l);
   drain_touched(l);
   double wait = kl_loop_next_deadline(l);
-  if (wait < 0 || (max_wait >= 0 && max_wait < wait)) wait = max_wait;
-  if (wait < 0) wait = 0;
-  int ms = wait <= 0 ? 0 : (wait > 86400.0 ? 86400000 : (int)ceil(wait * 1000.0));
+  if (max_wait >= 0 && (wait < 0 || max_wait < wait)) wait = max_wait;
+  int ms;
+  if (wait < 0) {
+    /* No deadline and no cap: only fd activity can wake us, if any fd. */
+    if (l->nfds == 0) return KL_LOOP_IDLE;
+    ms = -1;
+  } else {
+    ms = wait <= 0 ? 0 : (wait > 86400.0 ? 86400000 : (int)ceil(wait * 1000.0));
+  }
 
   int n = 0;
   if (l->nfds > 0 || ms > 0) {

@@ -101,14 +101,19 @@ int keel_loop_notify(keel_loop *w, const void *key) {
   return 0;
 }
 
-/* poll(timeout, out) -> n: one loop iteration; out[1..n] are the objects
- * (requests, watchers) with news. timeout < 0 or nil waits for the loop's own
- * next deadline only. */
+/* poll(timeout, out) -> n | false: one loop iteration; out[1..n] are the
+ * objects (requests, watchers) with news. timeout nil: wait as long as the
+ * loop's own deadlines and fds say; false when nothing could ever wake it. */
 static int l_poll(lua_State *L) {
   double timeout = luaL_optnumber(L, 1, -1);
   luaL_checktype(L, 2, LUA_TTABLE);
   keel_loop *w = keel_loop_get(L);
-  if (kl_loop_run_once(&w->loop, timeout) < 0) return luaL_error(L, "keel: poll failed");
+  int rc = kl_loop_run_once(&w->loop, timeout);
+  if (rc == KL_LOOP_IDLE && w->nnotified == 0) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (rc < 0 && rc != KL_LOOP_IDLE) return luaL_error(L, "keel: poll failed");
   lua_getfield(L, LUA_REGISTRYINDEX, ANCHORS);
   int anchors = lua_gettop(L), n = 0;
   kl_req *r;
