@@ -104,7 +104,7 @@ FUZZ_BIN := $(FUZZ_SRC:spec/fuzz/%.c=build/fuzz/%)
 FUZZ_CORE = $(filter-out src/core/http.c,$(CORE_SRC))
 build/fuzz/%: spec/fuzz/%.c $(FUZZ_CORE)
 	@mkdir -p $(@D)
-	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc/core $(CURL_CFLAGS) -o $@ $^ $(CURL_LIBS) -lm
+	clang $(CSTD) -O1 -g $(WARN) -fsanitize=fuzzer,address,undefined -Isrc/core $(CURL_CFLAGS) -o $@ $^ $(CURL_LIBS) -lm
 fuzz: $(FUZZ_BIN)
 
 # ---- the two commands ---------------------------------------------------------

@@ -91,6 +91,12 @@ describe("handles", function()
       { function() keel.http.request{ url = "http://x/", headers = { ["Bad Name"] = "v" } } end, "invalid header name" },
       { function() keel.http.request{ url = "http://x/", body = "a", json = {} } end, "give 'body' or 'json', not both" },
       { function() keel.http.client{ tiemout = 1 } end, "unknown option 'tiemout'" },
+      { function() keel.http.client{ max_connections = 1e300 } end, "option 'max_connections': integer expected" },
+      { function() keel.http.client{ max_connections = 0 / 0 } end, "option 'max_connections': integer expected" },
+      { function() keel.http.request{ url = "http://x/", max_body = 1.5 } end, "option 'max_body': integer expected" },
+      { function() keel.http.request{ url = "http://x/", max_body = 2 ^ 70 } end, "option 'max_body': integer expected" },
+      { function() keel.http.request{ url = "http://x/", timeot = 1 } end, "unknown request option 'timeot'" },
+      { function() keel.http.request{ url = "http://x/", sse = "yes" } end, "option 'sse': boolean expected" },
       { function() keel.http.stream{ url = "http://x/" } end, "on_event function expected" },
     }
     for _, c in ipairs(cases) do

@@ -1,6 +1,7 @@
 /* keel.core: the C side of keel, one table holding every binding module,
  * plus the things they share: the error kinds, the keel.error metatable and
  * the monotonic clock. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -51,7 +52,9 @@ lua_Integer keel_optintfield(lua_State *L, int t, const char *k, lua_Integer def
   if (ty != LUA_TNIL) {
     if (ty != LUA_TNUMBER) luaL_error(L, "option '%s': integer expected, got %s", k, lua_typename(L, ty));
     double d = lua_tonumber(L, -1);
-    if (d != (double)(lua_Integer)d) luaL_error(L, "option '%s': integer expected, got %f", k, d);
+    /* Range first: converting an out-of-range double is undefined. */
+    if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != floor(d))
+      luaL_error(L, "option '%s': integer expected, got %s", k, lua_tostring(L, -1));
     v = (lua_Integer)d;
   }
   lua_pop(L, 1);
