@@ -144,28 +144,35 @@ local function finish(task, ok, ...)
   end
 end
 
-local function run_task(task)
-  task.queued = false
-  local co = task.co
-  if co_status(co) ~= "suspended" then return end
-  local n, args = task.resume_n or 0, task.resume_args
-  task.resume_args = nil
-  task.state = "running"
-  local r = pack(co_resume(co, unpack(args or {}, 1, n)))
-  if co_status(co) == "dead" then
-    if r[1] then
-      -- r[2] is xpcall's status; the function's values follow
-      finish(task, r[2], unpack(r, 3, r.n))
+-- What co_resume returned, passed as varargs: no table per resume.
+local function resumed(task, ok, ...)
+  if co_status(task.co) == "dead" then
+    if ok then
+      finish(task, ...) -- xpcall's status, then the function's values
     else
-      finish(task, false, r[2])
+      finish(task, false, (...))
     end
   else
     task.state = "waiting"
-    if r[2] ~= WAIT then
+    if (...) ~= WAIT then
       -- A plain coroutine.yield() inside a task: let the others run.
       push_run(task)
     end
   end
+end
+
+local function run_task(task)
+  task.queued = false
+  local co = task.co
+  if co_status(co) ~= "suspended" then return end
+  task.state = "running"
+  local n = task.resume_n or 0
+  if n == 0 then
+    return resumed(task, co_resume(co))
+  end
+  local args = task.resume_args
+  task.resume_args = nil
+  return resumed(task, co_resume(co, unpack(args, 1, n)))
 end
 
 --- Runs one scheduler step: ready tasks, then one poll of the loop for at
