@@ -17,6 +17,16 @@ int keel_push_error(lua_State *L, kl_kind kind, const char *fmt, ...)
 int keel_fail(lua_State *L, kl_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Registers a class: a metatable named tname holding the metamethods in
+ * meta, methods under __index, and __name. Every function gets the metatable
+ * as upvalue 1, which keel_check_self compares against. */
+void keel_new_class(lua_State *L, const char *tname, const luaL_Reg *meta, const luaL_Reg *methods);
+/* The userdata at i if its metatable is upvalue 1 of the running C function
+ * (one registered by keel_new_class); raises like luaL_checkudata otherwise.
+ * Much cheaper than luaL_checkudata's lookup of the metatable by name, on
+ * paths taken several times per request. */
+void *keel_check_self(lua_State *L, int i, const char *tname);
+
 /* Optional typed fields of an options table at index t. */
 double keel_optnumfield(lua_State *L, int t, const char *k, double def);
 lua_Integer keel_optintfield(lua_State *L, int t, const char *k, lua_Integer def);

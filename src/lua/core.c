@@ -85,6 +85,29 @@ const char *keel_optstrfield(lua_State *L, int t, const char *k, size_t *len) {
   return s;
 }
 
+void keel_new_class(lua_State *L, const char *tname, const luaL_Reg *meta, const luaL_Reg *methods) {
+  luaL_newmetatable(L, tname);
+  lua_pushvalue(L, -1);
+  luaL_setfuncs(L, meta, 1);
+  lua_newtable(L);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, methods, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushstring(L, tname);
+  lua_setfield(L, -2, "__name");
+  lua_pop(L, 1);
+}
+
+void *keel_check_self(lua_State *L, int i, const char *tname) {
+  void *p = lua_touserdata(L, i);
+  if (p && lua_getmetatable(L, i)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (same) return p;
+  }
+  return luaL_checkudata(L, i, tname); /* raises the usual message */
+}
+
 static int l_now(lua_State *L) {
   lua_pushnumber(L, kl_now());
   return 1;

@@ -151,21 +151,8 @@ static int l_next_deadline(lua_State *L) {
 
 /* ---- client ------------------------------------------------------------------- */
 
-/* Methods and metamethods carry their class's metatable as upvalue 1:
- * comparing against it is much cheaper than luaL_checkudata's lookup of the
- * metatable by name, on a path taken several times per request. */
-static void *check_self(lua_State *L, int i, const char *tname) {
-  void *p = lua_touserdata(L, i);
-  if (p && lua_getmetatable(L, i)) {
-    int same = lua_rawequal(L, -1, lua_upvalueindex(1));
-    lua_pop(L, 1);
-    if (same) return p;
-  }
-  return luaL_checkudata(L, i, tname); /* raises the usual message */
-}
-
 static lclient *check_client(lua_State *L, int i) {
-  lclient *c = check_self(L, i, CLIENT_MT);
+  lclient *c = keel_check_self(L, i, CLIENT_MT);
   if (!c->open) luaL_argerror(L, i, "client is closed");
   return c;
 }
@@ -191,7 +178,7 @@ static char *dup_opt(lua_State *L, int t, const char *k) {
 }
 
 static int client_close(lua_State *L) {
-  lclient *c = check_self(L, 1, CLIENT_MT);
+  lclient *c = keel_check_self(L, 1, CLIENT_MT);
   if (c->open) {
     c->open = 0;
     kl_client_close(&c->c);
@@ -203,7 +190,7 @@ static int client_close(lua_State *L) {
 }
 
 static int client_tostring(lua_State *L) {
-  lclient *c = check_self(L, 1, CLIENT_MT);
+  lclient *c = keel_check_self(L, 1, CLIENT_MT);
   if (c->open) lua_pushfstring(L, "keel.http.client (%p)", (void *)c);
   else lua_pushliteral(L, "keel.http.client (closed)");
   return 1;
@@ -249,10 +236,10 @@ static int l_client(lua_State *L) {
 
 /* ---- request ------------------------------------------------------------------ */
 
-static lreq *check_req(lua_State *L, int i) { return check_self(L, i, REQ_MT); }
+static lreq *check_req(lua_State *L, int i) { return keel_check_self(L, i, REQ_MT); }
 
 static lreq *check_open_req(lua_State *L, int i) {
-  lreq *q = check_self(L, i, REQ_MT);
+  lreq *q = keel_check_self(L, i, REQ_MT);
   if (q->r.state == KL_REQ_IDLE) luaL_argerror(L, i, "request is closed");
   return q;
 }
@@ -629,23 +616,10 @@ static const luaL_Reg funcs[] = {
   {"next_deadline", l_next_deadline},
   {NULL, NULL}};
 
-static void new_class(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
-  luaL_newmetatable(L, name);
-  lua_pushvalue(L, -1);
-  luaL_setfuncs(L, meta, 1); /* upvalue: the metatable, for check_self */
-  lua_newtable(L);
-  lua_pushvalue(L, -2);
-  luaL_setfuncs(L, methods, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pushstring(L, name);
-  lua_setfield(L, -2, "__name");
-  lua_pop(L, 1);
-}
-
 KEEL_API int luaopen_keel_core_http(lua_State *L) {
   init_tchar();
-  new_class(L, CLIENT_MT, client_meta, client_methods);
-  new_class(L, REQ_MT, req_meta, req_methods);
+  keel_new_class(L, CLIENT_MT, client_meta, client_methods);
+  keel_new_class(L, REQ_MT, req_meta, req_methods);
   luaL_newlib(L, funcs);
   return 1;
 }

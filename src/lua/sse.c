@@ -23,7 +23,7 @@ typedef struct {
 } sse_handle;
 
 static sse_handle *check_handle(lua_State *L) {
-  sse_handle *h = luaL_checkudata(L, 1, SSE_MT);
+  sse_handle *h = keel_check_self(L, 1, SSE_MT);
   if (!h->open) luaL_error(L, "attempt to use a closed keel.sse.parser");
   return h;
 }
@@ -106,7 +106,7 @@ static int l_reset(lua_State *L) {
 
 /* close, __gc and __close: idempotent. */
 static int l_close(lua_State *L) {
-  sse_handle *h = luaL_checkudata(L, 1, SSE_MT);
+  sse_handle *h = keel_check_self(L, 1, SSE_MT);
   if (h->open) {
     h->open = 0;
     kl_sse_free(&h->p);
@@ -115,7 +115,7 @@ static int l_close(lua_State *L) {
 }
 
 static int l_tostring(lua_State *L) {
-  sse_handle *h = luaL_checkudata(L, 1, SSE_MT);
+  sse_handle *h = keel_check_self(L, 1, SSE_MT);
   if (h->open)
     lua_pushfstring(L, "keel.sse.parser (%p)", (void *)h);
   else
@@ -161,15 +161,7 @@ static const luaL_Reg functions[] = {
 };
 
 KEEL_API int luaopen_keel_core_sse(lua_State *L) {
-  if (luaL_newmetatable(L, SSE_MT)) {
-    luaL_setfuncs(L, metamethods, 0);
-    lua_createtable(L, 0, sizeof methods / sizeof methods[0] - 1);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pushliteral(L, SSE_MT);
-    lua_setfield(L, -2, "__name");
-  }
-  lua_pop(L, 1);
+  keel_new_class(L, SSE_MT, metamethods, methods);
   luaL_newlib(L, functions);
   return 1;
 }

@@ -18,7 +18,7 @@ typedef struct {
 } lwatch;
 
 static lwatch *check_watch(lua_State *L, int i) {
-  lwatch *w = luaL_checkudata(L, i, WATCH_MT);
+  lwatch *w = keel_check_self(L, i, WATCH_MT);
   if (!w->open) luaL_argerror(L, i, "watcher is closed");
   return w;
 }
@@ -38,7 +38,7 @@ static void on_fd(void *ud, int fd, short revents) {
 }
 
 static int watch_close(lua_State *L) {
-  lwatch *w = luaL_checkudata(L, 1, WATCH_MT);
+  lwatch *w = keel_check_self(L, 1, WATCH_MT);
   if (w->open) {
     w->open = 0;
     if (w->loop->open) kl_loop_del_fd(&w->loop->loop, w->w.fd);
@@ -101,7 +101,7 @@ static int watch_fd(lua_State *L) {
 }
 
 static int watch_tostring(lua_State *L) {
-  lwatch *w = luaL_checkudata(L, 1, WATCH_MT);
+  lwatch *w = keel_check_self(L, 1, WATCH_MT);
   if (w->open) lua_pushfstring(L, "keel.watch (%d paths)", w->w.n);
   else lua_pushliteral(L, "keel.watch (closed)");
   return 1;
@@ -123,13 +123,7 @@ static const luaL_Reg meta[] = {
 static const luaL_Reg funcs[] = {{"new", l_new}, {NULL, NULL}};
 
 KEEL_API int luaopen_keel_core_watch(lua_State *L) {
-  luaL_newmetatable(L, WATCH_MT);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pushstring(L, WATCH_MT);
-  lua_setfield(L, -2, "__name");
-  lua_pop(L, 1);
+  keel_new_class(L, WATCH_MT, meta, methods);
   luaL_newlib(L, funcs);
   return 1;
 }

@@ -138,18 +138,11 @@ function M.compose(req, o)
   local stop, seq = "end_turn", nil
   text, seq = base.stop_at(text, body.stop_sequences)
   if seq then stop, r.stop_sequence = "stop_sequence", seq end
-  local max = tonumber(body.max_tokens)
-  if max and base.words(text) > max then
-    text, stop, r.stop_sequence = base.first_words(text, max), "max_tokens", null
-  end
-  if o.finish_reason then
-    local want = STOP[o.finish_reason] or o.finish_reason
-    if want == "max_tokens" and stop ~= "max_tokens" then
-      local n = base.words(text)
-      text = base.first_words(text, n - math.floor(n / 2))
-    end
-    stop = want
-  end
+  local forced, limited
+  text, forced, limited = base.limit(text, tonumber(body.max_tokens),
+    o.finish_reason and (STOP[o.finish_reason] or o.finish_reason), "max_tokens")
+  if limited then r.stop_sequence = null end
+  stop = forced or stop
   r.content, r.stop, r.output_tokens = text, stop, base.words(text)
   return r
 end

@@ -162,6 +162,27 @@ function M.first_words(s, n)
   return (table.concat(out):gsub("^%s+", ""))
 end
 
+--- limit(text, max_tokens, wanted, cut): applies a max_tokens limit and a
+--- forced finish reason in a provider's vocabulary, `cut` being its word for
+--- "stopped at the limit" ("length", "max_tokens"). Returns the text and the
+--- finish reason to report (nil: keep the provider's natural one), and
+--- whether the max_tokens limit cut the text.
+function M.limit(text, max, wanted, cut)
+  local finish, limited = nil, false
+  if max and M.words(text) > max then
+    text, finish, limited = M.first_words(text, max), cut, true
+  end
+  if wanted then
+    if wanted == cut and finish ~= cut then
+      -- a forced "length" looks like one: the reply stops halfway
+      local n = M.words(text)
+      text = M.first_words(text, n - math.floor(n / 2))
+    end
+    finish = wanted
+  end
+  return text, finish, limited
+end
+
 --- pieces(s): s split before each word, so that the pieces concatenate
 --- back to s; how streamed content is cut into deltas.
 function M.pieces(s)

@@ -157,18 +157,10 @@ function M.compose(req, o)
   end
   local finish = "stop"
   text = base.stop_at(text, body.stop)
-  local max = tonumber(body.max_completion_tokens or body.max_tokens)
-  if max and base.words(text) > max then
-    text, finish = base.first_words(text, max), "length"
-  end
-  if o.finish_reason then
-    local want = FINISH[o.finish_reason] or o.finish_reason
-    if want == "length" and finish ~= "length" then
-      local n = base.words(text)
-      text = base.first_words(text, n - math.floor(n / 2))
-    end
-    finish = want
-  end
+  local forced
+  text, forced = base.limit(text, tonumber(body.max_completion_tokens or body.max_tokens),
+    o.finish_reason and (FINISH[o.finish_reason] or o.finish_reason), "length")
+  finish = forced or finish
   r.content, r.finish, r.completion_tokens = text, finish, base.words(text)
   return r
 end
