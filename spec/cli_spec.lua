@@ -71,6 +71,23 @@ describe("keel interpreter", function()
     assert.matches("syn%.lua:1:", err)
   end)
 
+  it("prints a traceback for an uncaught error object too", function()
+    local rc, _, err = sh.run(keel_bin .. " -e " .. q("error(require('keel').error.new('budget', 'over'))"))
+    assert.equal(1, rc)
+    assert.matches("budget: over", err)
+    assert.matches("stack traceback:", err)
+  end)
+
+  it("exits 1 and says so when tasks are left waiting on each other", function()
+    local rc, _, err = sh.run(keel_bin .. " -e " .. q([[
+      local keel = require "keel"
+      local t1, t2
+      t1 = keel.spawn(function() keel.sleep(0); t2:wait() end)
+      t2 = keel.spawn(function() keel.sleep(0); t1:wait() end)]]))
+    assert.equal(1, rc)
+    assert.matches("deadlock", err)
+  end)
+
   it("os.exit sets the exit status", function()
     local rc = sh.run(keel_bin .. " -e " .. q("os.exit(7)"))
     assert.equal(7, rc)
@@ -128,11 +145,13 @@ describe("keel run --watch", function()
 
   it("keeps watching after the script exits, and re-runs on change", function()
     local d = tmpdir()
-    sh.write(d .. "/once.lua", "print('run', 'A')\n")
+    -- the last write has no newline: the child must flush it before exiting
+    sh.write(d .. "/once.lua", "print('run', 'A') io.write('tail-A')\n")
     local p = sh.spawn("cd " .. q(d) .. " && exec " .. q((keel_bin:sub(1, 1) == "/" and "" or os.getenv("PWD") .. "/") .. keel_bin) .. " run --watch once.lua")
     local ok, err = pcall(function()
       assert.truthy(sh.wait_for(function() return (sh.read(p.out) or ""):find("exited with status 0") end, 10),
         tostring(sh.read(p.out)))
+      assert.matches("tail%-A", sh.read(p.out))
       sh.write(d .. "/once.lua", "print('run', 'B')\n")
       assert.truthy(sh.wait_for(function() return (sh.read(p.out) or ""):find("run\tB") end, 10),
         tostring(sh.read(p.out)))

@@ -128,7 +128,7 @@ describe("keel.http against keel mock", function()
   local m, chat
   local body = { model = "gpt-4o-mini", messages = { { role = "user", content = "hello there" } } }
   setup(function()
-    m = mock.start()
+    m = mock.start{ scenario = "spec/support/scenarios/transport.lua" }
     chat = m.url .. "/v1/chat/completions"
   end)
   teardown(function() if m then m:stop() end end)
@@ -300,6 +300,62 @@ describe("keel.http against keel mock", function()
     local n = 0
     local r = assert(stream(nil, function() keel.sleep(0.005); n = n + 1 end))
     assert.equal(r.events, n)
+  end)
+
+  it("overlaps requests on a fresh client to a cleartext host (no HTTP/2 wait)", function()
+    local c = keel.http.client()
+    local fns = {}
+    for i = 1, 3 do
+      fns[i] = function() return assert(post({ headers = { ["X-Mock-Delay"] = "0.4" } }, c)).status end
+    end
+    local dt = timed(function() keel.gather(fns) end)
+    assert.is_true(dt < 0.75 * SLOW, ("3 x 400 ms on a fresh client took %.3f s"):format(dt))
+    c:close()
+  end)
+
+  -- on_event may call keel, which drives the loop: the stream's own news
+  -- (events, end) must not be lost while it does.
+  for _, where in ipairs{ "plain code", "a task" } do
+    it("delivers every event when on_event sleeps, in " .. where, function()
+      local n = 0
+      local function go()
+        return keel.http.stream{ url = chat, timeout = 5 * SLOW,
+          json = { model = "m", stream = true, messages = body.messages },
+          headers = { ["X-Mock-Chunk-Delay"] = "0.02" },
+          on_event = function() n = n + 1; if n == 1 then keel.sleep(0.3) end end }
+      end
+      local r, err
+      if where == "a task" then r, err = keel.spawn(go):wait() else r, err = go() end
+      assert.is_nil(err)
+      assert.equal(200, r.status)
+      assert.equal(r.events, n)
+    end)
+  end
+
+  it("pauses the transfer for a slow consumer and resumes it: no event lost", function()
+    local n, bytes = 0, 0
+    local r = assert(keel.http.stream{ url = m.url .. "/big", timeout = 20 * SLOW, idle_timeout = 5 * SLOW,
+      on_event = function(ev)
+        n = n + 1
+        bytes = bytes + #ev.data
+        if n % 8 == 0 then keel.sleep(0.05) end
+      end })
+    assert.equal(64, n)
+    assert.equal(64 * 65536, bytes)
+    assert.equal(64, r.events)
+  end)
+
+  it("merges client and request headers by name, whatever the spelling or form", function()
+    local c = keel.http.client{ headers = { "Authorization: Bearer from-client", ["X-Client"] = "1",
+      ["x-override"] = "client" } }
+    m:reset()
+    assert(c:request{ url = chat, json = body, headers = { "X-Trace: 7", ["X-Override"] = "request" } })
+    local h = m:requests()[1].headers
+    assert.equal("Bearer from-client", h["authorization"])
+    assert.equal("1", h["x-client"])
+    assert.equal("7", h["x-trace"])
+    assert.equal("request", h["x-override"])
+    c:close()
   end)
 
   it("cancels a request in flight when its task is cancelled", function()

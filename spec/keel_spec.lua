@@ -80,11 +80,27 @@ describe("handles", function()
     assert.has_error(function() c:request{ url = "http://x/" } end)
   end)
 
+  it("never echoes a header value or a URL into an error message", function()
+    local cases = {
+      { url = "http://x/", headers = { ["Authorization "] = "Bearer sk-SECRET1" } },
+      { url = "http://x/", headers = { "Authorization : Bearer sk-SECRET1" } },
+      { url = "http://x/", headers = { "Bearer sk-SECRET1" } },
+      { url = "http://x/", headers = { Authorization = "Bearer sk-SECRET1\r\n" } },
+      { url = "htp://x/?key=sk-SECRET1" },
+    }
+    for _, o in ipairs(cases) do
+      local ok, err = pcall(keel.http.request, o)
+      assert.is_false(ok)
+      assert.falsy(tostring(err):find("SECRET1", 1, true), tostring(err))
+    end
+  end)
+
   it("misuse raises with a message saying what", function()
     local cases = {
       { function() keel.http.request("http://x") end, "keel.http.request: options table expected" },
       { function() keel.http.request{} end, "'url' is required" },
       { function() keel.http.request{ url = "ftp://x/" } end, "url must start with http:// or https://" },
+      { function() keel.http.request{ url = "http://x/", headers = { "no colon here" } } end, "headers[1]: expected a 'Name: value' string" },
       { function() keel.http.request{ url = "http://x/", timeout = "1" } end, "option 'timeout': number expected" },
       { function() keel.http.request{ url = "http://x/", timeout = -1 } end, "option 'timeout' must be >= 0" },
       { function() keel.http.request{ url = "http://x/", headers = { ["X-A"] = "a\r\nInjected: 1" } } end, "value contains CR, LF or NUL" },

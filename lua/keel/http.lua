@@ -32,25 +32,48 @@ function Client:__tostring()
 end
 
 local cjson
+
+-- Adds headers (map or "Name: value" array form) to the merged list, one
+-- entry per lower-cased name: a later source replaces an earlier one
+-- whatever the spelling, and array entries never collide by index.
+local function merge_headers(into, index, headers)
+  for k, v in pairs(headers) do
+    local name, value = k, v
+    if type(k) == "number" then
+      if type(v) ~= "string" then error("keel.http: array headers must be 'Name: value' strings", 4) end
+      name, value = v:match("^([^:]+):%s*(.*)$")
+      if not name then error("keel.http: array header without a ':'", 4) end
+    elseif type(k) ~= "string" then
+      error("keel.http: header names must be strings", 4)
+    end
+    local lk = name:lower()
+    local at = index[lk]
+    if at then into[at] = { name, value } else
+      into[#into + 1] = { name, value }
+      index[lk] = #into
+    end
+  end
+end
+
 -- Merges client headers and encodes json=; plain options pass through as is.
 local function prepare(self, opts)
   local defaults = self.headers
   if opts.json == nil and not defaults then return opts end
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
-  local h = {}
-  if defaults then for k, v in pairs(defaults) do h[k] = v end end
-  if opts.headers then for k, v in pairs(opts.headers) do h[k] = v end end
+  local list, index = {}, {}
+  if defaults then merge_headers(list, index, defaults) end
+  if opts.headers then merge_headers(list, index, opts.headers) end
   if opts.json ~= nil then
     if o.body ~= nil then error("keel.http: give 'body' or 'json', not both", 3) end
     cjson = cjson or require "cjson"
     o.body = cjson.encode(opts.json)
     o.json = nil
     if not o.method then o.method = "POST" end
-    local has_ct = false
-    for k in pairs(h) do if type(k) == "string" and k:lower() == "content-type" then has_ct = true end end
-    if not has_ct then h["Content-Type"] = "application/json" end
+    if not index["content-type"] then list[#list + 1] = { "Content-Type", "application/json" } end
   end
+  local h = {}
+  for i = 1, #list do h[list[i][1]] = list[i][2] end
   o.headers = h
   return o
 end
@@ -111,9 +134,12 @@ local function pump(r, on_event)
   while true do
     local done = r:done()
     local evs = r:events()
-    for i = 1, #evs do on_event(evs[i]) end
-    if done then return end
-    sched.wait(r)
+    if #evs == 0 then
+      if done then return end
+      sched.wait(r)   -- nothing queued: no Lua ran since we looked
+    else
+      for i = 1, #evs do on_event(evs[i]) end  -- may drive the loop: look again
+    end
   end
 end
 

@@ -20,6 +20,7 @@ local PLAIN = {}    -- waiting[obj] when plain code (not a task) waits for obj
 
 local tasks_by_co = setmetatable({}, { __mode = "k" })
 local runq, runq_head, runq_tail = {}, 1, 0
+local spare = {}     -- the other run queue table, reused
 local sleepers = {}  -- binary heap of {at, seq, task|waiter}
 local sleep_seq = 0
 local waiting = {}   -- polled object -> waiting task, PLAIN, or handler function
@@ -105,10 +106,8 @@ local function top_timer()
 end
 
 local function wake(w)
-  if w.task then push_run(w.task) else
-    w.done = true
-    plain_woken = true
-  end
+  w.done = true
+  if w.task then push_run(w.task) else plain_woken = true end
 end
 
 -- ---- running tasks -----------------------------------------------------------------
@@ -181,14 +180,19 @@ function M.step(max_wait)
   plain_woken = false
   -- Tasks made ready while running these wait for the next step, so a task
   -- that keeps yielding can't starve the poll.
-  local last = runq_tail
-  while runq_head <= last do
-    local task = runq[runq_head]
-    runq[runq_head] = nil
-    runq_head = runq_head + 1
-    run_task(task)
+  -- Take this step's batch out of the queue first: a task may drive the loop
+  -- itself (plain code in a coroutine that is not a task) and so re-enter.
+  if runq_tail >= runq_head then
+    local batch, first, last = runq, runq_head, runq_tail
+    runq, runq_head, runq_tail = spare or {}, 1, 0
+    spare = nil
+    for i = first, last do
+      local task = batch[i]
+      batch[i] = nil
+      run_task(task)
+    end
+    if not spare then spare = batch end
   end
-  if runq_head > runq_tail then runq_head, runq_tail = 1, 0 end
 
   local wait = max_wait -- nil: no cap
   if runq_tail >= runq_head or plain_woken then
@@ -245,13 +249,17 @@ local function cancelled_error()
   return kerror.new("cancelled", "task cancelled")
 end
 
--- Waits until waiter.done or, in a task, until resumed for it.
+-- Waits until waiter.done. A task may be resumed for a stale reason (a
+-- joiner entry left by an earlier cancelled wait): it just waits again.
 local function block(waiter)
   local task = waiter.task
   if task then
-    local sig = co_yield(WAIT)
-    if sig == CANCEL or task.cancelled then
-      error(cancelled_error(), 0)
+    while not waiter.done do
+      if task.cancelled then error(cancelled_error(), 0) end
+      local sig = co_yield(WAIT)
+      if sig == CANCEL or task.cancelled then
+        error(cancelled_error(), 0)
+      end
     end
   else
     while not waiter.done do
@@ -262,12 +270,14 @@ local function block(waiter)
   end
 end
 
---- Waits for a polled object (request, watcher) to report news once. On the
---- hot path of every request: no allocation. If this raises (cancel,
---- interrupt), the caller cleans up with M.forget(obj).
+--- Waits for a polled object (request, watcher) to report news. On the hot
+--- path of every request: no allocation. It may return without news (a
+--- stale wake-up), so callers re-check the object's own state. If this
+--- raises (cancel, interrupt), the caller cleans up with M.forget(obj).
 function M.wait(obj)
   local task = current()
   if task then
+    if task.cancelled then error(cancelled_error(), 0) end
     waiting[obj] = task
     task.blocked_on = obj
     local sig = co_yield(WAIT)
@@ -343,11 +353,7 @@ local function join(task)
   local waiter = { task = me }
   task.joiners = task.joiners or {}
   task.joiners[#task.joiners + 1] = waiter
-  if me then
-    while task.joiners ~= nil do block(waiter) end
-  else
-    block(waiter)
-  end
+  block(waiter)
 end
 
 --- Waits for the task; returns its values or re-raises its error.
@@ -388,14 +394,29 @@ function M.gather(...)
   local as_table = select("#", ...) == 1 and type((...)) == "table" and not is_task((...))
   local list = as_table and (...) or { ... }
   local n = as_table and #list or select("#", ...)
-  local ts = {}
+  local ts, mine = {}, {}
   for i = 1, n do
     local x = list[i]
-    if type(x) == "function" then ts[i] = M.spawn(x)
-    elseif is_task(x) then ts[i] = x
-    else error(("keel.gather: argument %d is not a task or function"):format(i), 2) end
+    if type(x) ~= "function" and not is_task(x) then
+      error(("keel.gather: argument %d is not a task or function"):format(i), 2)
+    end
   end
-  for i = 1, n do join(ts[i]) end
+  for i = 1, n do
+    local x = list[i]
+    if type(x) == "function" then
+      ts[i] = M.spawn(x)
+      mine[i] = true
+    else
+      ts[i] = x
+    end
+  end
+  -- The tasks gather spawned are its own: if the caller is cancelled or
+  -- interrupted while waiting, they are cancelled too, not left running.
+  local ok, err = pcall(function() for i = 1, n do join(ts[i]) end end)
+  if not ok then
+    for i = 1, n do if mine[i] then ts[i]:cancel() end end
+    error(err, 0)
+  end
   local out = {}
   for i = 1, n do
     local t = ts[i]

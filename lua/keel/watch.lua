@@ -29,7 +29,8 @@ function M.watch(paths, fn, opts)
   if type(paths) ~= "table" or #paths == 0 then error("keel.watch: path or list of paths expected", 2) end
   if type(fn) ~= "function" then error("keel.watch: callback function expected", 2) end
   local debounce = opts and opts.debounce or 0.05
-  local w = assert(core.watch.new())
+  local w, err = core.watch.new()
+  if not w then return nil, "keel.watch: " .. tostring(err) end -- OS limit (inotify instances)
   for _, p in ipairs(paths) do
     local ok, err = w:add(p)
     if not ok then

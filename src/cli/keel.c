@@ -71,8 +71,9 @@ static void laction(int sig) {
 static int msghandler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (msg == NULL) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
-    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    /* An error object (keel.error): its __tostring, with a traceback too. */
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+    else msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   }
   luaL_traceback(L, L, msg, 1);
   return 1;
@@ -127,7 +128,16 @@ static int drain_scheduler(lua_State *L) {
   lua_remove(L, -2);
   lua_remove(L, -2);
   lua_remove(L, -2);
-  return keel_docall(L, 0, 0);
+  int status = keel_docall(L, 0, 1);
+  if (status != LUA_OK) return status;
+  int all_done = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (!all_done) {
+    /* Tasks wait on each other with nothing that could wake them. */
+    lua_pushliteral(L, "tasks are still waiting with nothing left to wake them (deadlock)");
+    return LUA_ERRRUN;
+  }
+  return LUA_OK;
 }
 
 int keel_run_script(lua_State *L, char **argv, int argc, int script) {

@@ -7,6 +7,7 @@
  * loads (require, dofile, loadfile) through a pipe; the parent watches the
  * ones inside the project (the current directory or the script's). */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -78,15 +79,20 @@ static void msg(const char *fmt, const char *a, long b) {
   fflush(stderr);
 }
 
+/* The child leads its own process group, so what the script started (a
+ * `keel mock` through io.popen, say) goes with it on every restart. */
 static void kill_child(pid_t pid) {
-  kill(pid, SIGTERM);
+  kill(-pid, SIGTERM);
   double until = kl_now() + 2.0;
   while (kl_now() < until) {
-    if (waitpid(pid, NULL, WNOHANG) == pid) return;
+    if (waitpid(pid, NULL, WNOHANG) == pid) {
+      kill(-pid, SIGTERM); /* stragglers of the group */
+      return;
+    }
     struct timespec ts = {0, 20 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
-  kill(pid, SIGKILL);
+  kill(-pid, SIGKILL);
   waitpid(pid, NULL, 0);
 }
 
@@ -118,19 +124,36 @@ int keel_watch_main(int argc, char **argv) {
 
   for (;;) {
     int pfd[2];
-    if (pipe(pfd) != 0) return 1;
+    kl_watch w;
+    if (kl_watch_init(&w) != 0) {
+      perror("keel: inotify");
+      return 1;
+    }
+    /* Close-on-exec: programs the script runs must not hold the pipe. */
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+      kl_watch_free(&w);
+      return 1;
+    }
     pid_t pid = fork();
-    if (pid < 0) return 1;
-    if (pid == 0) {
+    if (pid < 0) {
+      kl_watch_free(&w);
       close(pfd[0]);
+      close(pfd[1]);
+      return 1;
+    }
+    if (pid == 0) {
+      setpgid(0, 0);
+      close(pfd[0]);
+      kl_watch_free(&w);
       signal(SIGINT, SIG_DFL);
       signal(SIGTERM, SIG_DFL);
-      _exit(child_main(pfd[1], argc, argv));
+      int rc = child_main(pfd[1], argc, argv);
+      fflush(NULL); /* _exit skips stdio: keep the script's last output */
+      _exit(rc);
     }
+    setpgid(pid, pid); /* also here: no race with the child's own call */
     close(pfd[1]);
 
-    kl_watch w;
-    if (kl_watch_init(&w) != 0) return 1;
     kl_watch_add(&w, argv[1]);
     char buf[PATH_MAX * 2];
     size_t blen = 0;

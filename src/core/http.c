@@ -544,7 +544,6 @@ static int set_profile(kl_easy *ke, const kl_req_opts *o, int shape, unsigned lo
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -625,6 +624,8 @@ int kl_req_start(kl_req *r, kl_client *c, const kl_req_opts *o) {
 
   ke->errbuf[0] = '\0';
   curl_easy_setopt(e, CURLOPT_URL, o->url);
+  /* Only TLS can negotiate HTTP/2 here (CURL_HTTP_VERSION_2TLS) */
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncmp(o->url, "https://", 8) == 0 ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_PRIVATE, r);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);

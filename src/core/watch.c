@@ -102,6 +102,31 @@ int kl_watch_read(kl_watch *w, void (*cb)(void *ud, const char *path), void *ud)
     for (char *q = buf; q < buf + len;) {
       const struct inotify_event *ev = (const struct inotify_event *)q;
       q += sizeof *ev + ev->len;
+      if (ev->mask & IN_Q_OVERFLOW) {
+        /* Events were lost: anything may have changed. */
+        for (int i = 0; i < w->n; i++)
+          if (!hit[i]) {
+            hit[i] = 1;
+            cb(ud, w->entries[i].path);
+            calls++;
+          }
+        continue;
+      }
+      if (ev->mask & IN_IGNORED) {
+        /* The directory went away (deleted, unmounted): watch it again if
+         * it is back, and report its paths as changed. */
+        for (int i = 0; i < w->n; i++) {
+          kl_watch_entry *e = &w->entries[i];
+          if (e->wd != ev->wd) continue;
+          e->wd = inotify_add_watch(w->fd, e->dir, KL_WATCH_MASK | IN_MASK_ADD);
+          if (!hit[i]) {
+            hit[i] = 1;
+            cb(ud, e->path);
+            calls++;
+          }
+        }
+        continue;
+      }
       for (int i = 0; i < w->n; i++) {
         kl_watch_entry *e = &w->entries[i];
         if (e->wd != ev->wd) continue;

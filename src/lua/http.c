@@ -260,10 +260,23 @@ static int valid_token(const char *s, size_t n) {
 /* Adds one header; raises on a malformed name or a value with CR/LF/NUL
  * (header injection). Raising leaks nothing: the lines live in the request,
  * which its __gc frees. */
+/* Messages name a header, never show a value: values carry credentials. */
+/* (lua_pushfstring has no %.*s: the name goes through a Lua string.) */
+static const char *name_str(lua_State *L, const char *name, size_t nl) {
+  lua_pushlstring(L, name, nl > 64 ? 64 : nl); /* returns void on LuaJIT */
+  return lua_tostring(L, -1);
+}
+
+static void bad_name(lua_State *L, const char *name, size_t nl) {
+  size_t n = nl > 64 ? 64 : nl, i = 0;
+  while (i < n && tchar[(unsigned char)name[i]]) i++; /* stop before anything odd */
+  luaL_error(L, "invalid header name '%s%s'", name_str(L, name, i), i < nl ? "..." : "");
+}
+
 static void add_header(lua_State *L, lreq *q, const char *name, size_t nl, const char *val, size_t vl) {
-  if (!valid_token(name, nl)) luaL_error(L, "invalid header name '%s'", name);
+  if (!valid_token(name, nl)) bad_name(L, name, nl);
   if (memchr(val, '\r', vl) || memchr(val, '\n', vl) || memchr(val, '\0', vl))
-    luaL_error(L, "header '%s': value contains CR, LF or NUL", name);
+    luaL_error(L, "header '%s': value contains CR, LF or NUL", name_str(L, name, nl));
   /* "Name;" is curl's way to send a header with an empty value. */
   if (kl_req_add_header(&q->r, name, nl, vl ? ": " : ";", val, vl) != 0)
     luaL_error(L, "request headers too large or out of memory");
@@ -279,7 +292,7 @@ static void add_headers(lua_State *L, lreq *q, int t) {
       size_t n;
       const char *line = luaL_checklstring(L, -1, &n);
       const char *colon = memchr(line, ':', n);
-      if (!colon) luaL_error(L, "header '%s': expected 'Name: value'", line);
+      if (!colon) luaL_error(L, "headers[%d]: expected a 'Name: value' string", (int)lua_tointeger(L, -2));
       const char *v = colon + 1;
       while (*v == ' ') v++;
       add_header(L, q, line, (size_t)(colon - line), v, n - (size_t)(v - line));
@@ -289,7 +302,7 @@ static void add_headers(lua_State *L, lreq *q, int t) {
       int vt = lua_type(L, -1);
       if (vt == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
         /* name = false removes a header curl would add */
-        if (!valid_token(name, nl)) luaL_error(L, "invalid header name '%s'", name);
+        if (!valid_token(name, nl)) bad_name(L, name, nl);
         if (kl_req_add_header(&q->r, name, nl, ":", NULL, 0) != 0) luaL_error(L, "out of memory");
       } else if (vt == LUA_TSTRING) {
         const char *val = lua_tolstring(L, -1, &vl);
@@ -300,7 +313,7 @@ static void add_headers(lua_State *L, lreq *q, int t) {
         add_header(L, q, name, nl, val, vl);
         lua_pop(L, 1);
       } else {
-        luaL_error(L, "header '%s': string value expected, got %s", name, lua_typename(L, vt));
+        luaL_error(L, "header '%s': string value expected, got %s", name_str(L, name, nl), lua_typename(L, vt));
       }
     } else {
       luaL_error(L, "option 'headers': keys must be names or array indices");
@@ -410,7 +423,7 @@ static int client_request(lua_State *L) {
   }
   if (!o.url) return luaL_argerror(L, 2, "'url' is required");
   if (strncmp(o.url, "http://", 7) != 0 && strncmp(o.url, "https://", 8) != 0)
-    return luaL_error(L, "url must start with http:// or https://: %s", o.url);
+    return luaL_error(L, "url must start with http:// or https://"); /* not echoed: may hold a key */
 
   lreq *q = lua_newuserdatauv(L, sizeof *q, 1);
   kl_req_init(&q->r);
