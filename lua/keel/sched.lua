@@ -243,7 +243,6 @@ local function current()
   local co = co_running()
   return co and tasks_by_co[co]
 end
-M.current = current
 
 local function cancelled_error()
   return kerror.new("cancelled", "task cancelled")
@@ -444,10 +443,6 @@ function M.run(timeout)
   end
   -- Tasks left here wait on each other with nothing that could wake them.
   return live == 0
-end
-
-function M.pending()
-  return live
 end
 
 return M

@@ -334,9 +334,6 @@ static void set_message(kl_req *r, kl_kind kind, const char *fmt, ...) {
   r->message = strdup(m); /* NULL on no memory: readers fall back to the kind */
 }
 
-static void set_error(kl_req *r, kl_kind kind, const char *fmt, size_t n) {
-  set_message(r, kind, fmt, n);
-}
 
 static int on_event(void *ud, const kl_sse_event *ev) {
   kl_req *r = ud;
@@ -344,7 +341,7 @@ static int on_event(void *ud, const kl_sse_event *ev) {
   uint32_t hdr[4] = {(uint32_t)ev->type_len, (uint32_t)ev->data_len, (uint32_t)ev->id_len,
                      (uint32_t)(ev->retry < 0 ? UINT32_MAX : (ev->retry > (long)UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)ev->retry))};
   if (kl_buf_reserve(&r->events, sizeof hdr + ev->type_len + ev->data_len + ev->id_len) != 0) {
-    set_error(r, KL_E_too_large, "SSE event queue exceeds %zu bytes", r->events.max);
+    set_message(r, KL_E_too_large, "SSE event queue exceeds %zu bytes", r->events.max);
     return 1;
   }
   kl_buf_add(&r->events, hdr, sizeof hdr);
@@ -376,7 +373,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
   }
   if (r->mode == KL_MODE_BODY) {
     if (kl_buf_add(&r->body, p, len) != 0) {
-      set_error(r, KL_E_too_large, "response body exceeds max_body (%zu bytes)", r->body.max);
+      set_message(r, KL_E_too_large, "response body exceeds max_body (%zu bytes)", r->body.max);
       return 0; /* CURLE_WRITE_ERROR: curl stops the transfer */
     }
     return len;
@@ -389,9 +386,9 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
   int rc = kl_sse_feed(&r->sse, p, len, on_event, r);
   if (rc != KL_SSE_OK) {
     if (rc == KL_SSE_TOO_LARGE)
-      set_error(r, KL_E_too_large, "SSE event exceeds max_event (%zu bytes)", r->sse.max_event);
+      set_message(r, KL_E_too_large, "SSE event exceeds max_event (%zu bytes)", r->sse.max_event);
     else if (r->kind == KL_OK)
-      set_error(r, KL_E_too_large, "SSE parser out of memory (%zu)", len);
+      set_message(r, KL_E_too_large, "SSE parser out of memory (%zu)", len);
     return 0;
   }
   if (r->events.len != before) mark_ready(r);
@@ -420,7 +417,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   }
   if (rc == 0) rc = kl_buf_addc(&r->headers, '\n');
   if (rc != 0) {
-    set_error(r, KL_E_too_large, "response headers exceed max_header (%zu bytes)", r->headers.max);
+    set_message(r, KL_E_too_large, "response headers exceed max_header (%zu bytes)", r->headers.max);
     return 0;
   }
   return size * nmemb;

@@ -140,15 +140,6 @@ static int l_poll(lua_State *L) {
   return 1;
 }
 
-/* Seconds until the loop needs attention by itself, or nil. */
-static int l_next_deadline(lua_State *L) {
-  keel_loop *w = keel_loop_get(L);
-  double d = kl_loop_next_deadline(&w->loop);
-  if (d < 0) lua_pushnil(L);
-  else lua_pushnumber(L, d);
-  return 1;
-}
-
 /* ---- client ------------------------------------------------------------------- */
 
 static lclient *check_client(lua_State *L, int i) {
@@ -626,7 +617,6 @@ static const luaL_Reg funcs[] = {
   {"client", l_client},
   {"curl_version", l_curl_version},
   {"poll", l_poll},
-  {"next_deadline", l_next_deadline},
   {NULL, NULL}};
 
 KEEL_API int luaopen_keel_core_http(lua_State *L) {
