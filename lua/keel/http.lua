@@ -110,9 +110,6 @@ local function finish(r)
   }
 end
 
---- client:request{url=, method=, headers=, body= | json=, timeouts, caps}
---- -> resp {status, headers, body, http_version, reused, total_time, ...}
---- | nil, err
 local function check(self, opts, what)
   local c = self.c
   if not c then error("keel.http: client is closed", 3) end
@@ -120,6 +117,9 @@ local function check(self, opts, what)
   return c
 end
 
+--- client:request{url=, method=, headers=, body= | json=, timeouts, caps}
+--- -> resp {status, headers, body, http_version, reused, total_time, ...}
+--- | nil, err
 function Client:request(opts)
   local c = check(self, opts, "request")
   local r = c:request(prepare(self, opts))

@@ -19,7 +19,7 @@ local CANCEL = {}   -- what a cancelled task is resumed with
 local PLAIN = {}    -- waiting[obj] when plain code (not a task) waits for obj
 
 local tasks_by_co = setmetatable({}, { __mode = "k" })
-local runq, runq_head, runq_tail = {}, 1, 0
+local runq, runq_n = {}, 0 -- tasks to resume at the next step
 local spare = {}     -- the other run queue table, reused
 local sleepers = {}  -- binary heap of {at, seq, task|waiter}
 local sleep_seq = 0
@@ -42,8 +42,8 @@ local function push_run(task, ...)
   task.queued = true
   task.resume_n = select("#", ...)
   task.resume_args = task.resume_n > 0 and { ... } or nil
-  runq_tail = runq_tail + 1
-  runq[runq_tail] = task
+  runq_n = runq_n + 1
+  runq[runq_n] = task
 end
 
 -- ---- timers ------------------------------------------------------------------
@@ -182,11 +182,11 @@ function M.step(max_wait)
   -- that keeps yielding can't starve the poll.
   -- Take this step's batch out of the queue first: a task may drive the loop
   -- itself (plain code in a coroutine that is not a task) and so re-enter.
-  if runq_tail >= runq_head then
-    local batch, first, last = runq, runq_head, runq_tail
-    runq, runq_head, runq_tail = spare or {}, 1, 0
+  if runq_n > 0 then
+    local batch, last = runq, runq_n
+    runq, runq_n = spare or {}, 0
     spare = nil
-    for i = first, last do
+    for i = 1, last do
       local task = batch[i]
       batch[i] = nil
       run_task(task)
@@ -195,7 +195,7 @@ function M.step(max_wait)
   end
 
   local wait = max_wait -- nil: no cap
-  if runq_tail >= runq_head or plain_woken then
+  if runq_n > 0 or plain_woken then
     wait = 0
   elseif sleepers[1] then
     local top = top_timer()

@@ -748,7 +748,9 @@ static void drain_done(kl_client *c) {
   }
 }
 
-double kl_loop_next_deadline(kl_loop *l) {
+/* Seconds until the loop has work of its own (a curl timer, an idle
+ * deadline), or -1 if none; 0 when requests are waiting to be reported. */
+static double next_deadline(kl_loop *l) {
   if (l->ready_head) return 0;
   double now = kl_now(), best = 0;
   int any = 0;
@@ -795,7 +797,7 @@ int kl_loop_run_once(kl_loop *l, double max_wait) {
    * timer; firing it now sends the request without a poll(0) round trip. */
   fire_timers(l);
   drain_touched(l);
-  double wait = kl_loop_next_deadline(l);
+  double wait = next_deadline(l);
   if (max_wait >= 0 && (wait < 0 || max_wait < wait)) wait = max_wait;
   int ms;
   if (wait < 0) {
@@ -852,7 +854,5 @@ int kl_loop_run_once(kl_loop *l, double max_wait) {
       finish(r, KL_E_timeout, KL_TIMEOUT_IDLE, m);
     }
   }
-  int ready = 0;
-  for (kl_req *r = l->ready_head; r; r = r->next_ready) ready++;
-  return ready;
+  return l->ready_head != NULL;
 }

@@ -60,16 +60,14 @@ int kl_loop_add_fd(kl_loop *l, int fd, kl_fd_cb cb, void *ud);
 void kl_loop_del_fd(kl_loop *l, int fd);
 /* Runs one iteration: waits up to max_wait seconds (less when a transfer
  * timer, an idle deadline or a ready request says so; max_wait < 0: no cap),
- * moves transfers on and finishes requests. Returns the number of requests
- * with news, -1 on a poll() failure other than EINTR, or KL_LOOP_IDLE when
- * there is no cap, no deadline and no fd: nothing could ever wake it. */
+ * moves transfers on and finishes requests. Returns 1 when requests have
+ * news (kl_loop_next_ready), 0 when none, -1 on a poll() failure other than
+ * EINTR, or KL_LOOP_IDLE when there is no cap, no deadline and no fd:
+ * nothing could ever wake it. */
 #define KL_LOOP_IDLE (-2)
 int kl_loop_run_once(kl_loop *l, double max_wait);
 /* Pops the next request with news (new SSE events, or finished), or NULL. */
 kl_req *kl_loop_next_ready(kl_loop *l);
-/* Seconds until the loop has work of its own (a curl timer, an idle
- * deadline), or -1 if none; 0 when requests are waiting to be reported. */
-double kl_loop_next_deadline(kl_loop *l);
 
 /* ---- client ----------------------------------------------------------------- */
 
