@@ -20,6 +20,7 @@ BASE      = $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -MMD -MP
 CURL_CFLAGS  := $(shell $(PKG) --cflags libcurl 2>/dev/null)
 CURL_LIBS    := $(shell $(PKG) --libs libcurl 2>/dev/null || echo -lcurl)
 EVENT_LIBS   := $(shell $(PKG) --libs libevent 2>/dev/null || echo -levent)
+YAML_LIBS    := $(shell $(PKG) --libs yaml-0.1 2>/dev/null || echo -lyaml)
 LUA54_CFLAGS := $(shell $(PKG) --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA54_LIBS   := $(shell $(PKG) --libs lua5.4 2>/dev/null || echo -llua5.4)
 LUAJIT_CFLAGS:= $(shell $(PKG) --cflags luajit 2>/dev/null || echo -I/usr/include/luajit-2.1)
@@ -65,7 +66,7 @@ build/$(1)/obj/embed.o: build/gen/embed.c
 
 build/$(1)/keel/core.so: $$(OBJ_CORE_$(1)) $$(OBJ_BIND_$(1))
 	@mkdir -p $$(@D)
-	$$(CC) $(2) -shared -o $$@ $$^ $$(CURL_LIBS) -lm
+	$$(CC) $(2) -shared -o $$@ $$^ $$(CURL_LIBS) $$(YAML_LIBS) -lm
 
 -include $$(OBJ_CORE_$(1):.o=.d) $$(OBJ_BIND_$(1):.o=.d) $$(OBJ_CLI_$(1):.o=.d)
 endef
@@ -74,7 +75,7 @@ $(eval $(call FLAVOUR,5.4,,$(LUA54_CFLAGS)))
 $(eval $(call FLAVOUR,luajit,,$(LUAJIT_CFLAGS)))
 $(eval $(call FLAVOUR,asan,$(SAN_FLAGS) -O1,$(LUA54_CFLAGS)))
 
-KEEL_LINK = $(LUA54_LIBS) $(CURL_LIBS) $(EVENT_LIBS) -lm -ldl -Wl,-E
+KEEL_LINK = $(LUA54_LIBS) $(CURL_LIBS) $(YAML_LIBS) $(EVENT_LIBS) -lm -ldl -Wl,-E
 
 bin/keel: $(OBJ_CORE_5.4) $(OBJ_BIND_5.4) $(OBJ_CLI_5.4)
 	@mkdir -p $(@D)

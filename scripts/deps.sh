@@ -2,7 +2,7 @@
 # Installs the Debian packages a make target needs, only those missing.
 # usage: scripts/deps.sh test|demo|bench
 set -e
-common="make gcc libc6-dev pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libevent-dev lua-cjson ca-certificates"
+common="make gcc libc6-dev pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libevent-dev libyaml-dev lua-cjson ca-certificates"
 case "$1" in
   demo)  pkgs="$common" ;;
   test)  pkgs="$common luajit libluajit-5.1-dev lua-busted lua-socket valgrind clang libclang-rt-14-dev openssl nginx-light luarocks" ;;

@@ -6,7 +6,9 @@
 
 #define KEEL_CORE_MODULES(X) \
   X(http)                    \
+  X(json)                    \
   X(sse)                     \
-  X(watch)
+  X(watch)                   \
+  X(yaml)
 
 #endif
