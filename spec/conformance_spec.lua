@@ -373,13 +373,80 @@ describe("conformance to OpenAI's OpenAPI request schemas", function()
   end)
 
   ---------------------------------------------------------------------------
-  -- BODIES KEEL SENDS — the lead fills this block once keel's client exists:
-  -- build requests through keel's OpenAI provider (chat: plain, tools, stream
-  -- with include_usage, json_schema; embeddings), capture the JSON text it
-  -- sends (e.g. through the mock provider), decode it with openapi.decode (so
-  -- an empty Lua table sent as {} where an array belongs is caught) and assert
-  -- openapi.validate(doc, CHAT or EMBED, value) passes.
+  -- The bytes keel's client puts on the wire, as keel mock recorded them,
+  -- decoded strictly (so [] and {} stay apart) and validated.
   describe("bodies keel sends", function()
-    pending("keel's OpenAI client does not exist yet")
+    local keel = require "keel"
+    local mock = require "spec.support.mock"
+    local m, c
+    setup(function()
+      m = mock.start()
+      c = keel.client { provider = "openai", base_url = m.url .. "/v1", api_key = "sk-x", model = "gpt-4o-mini",
+        embed_model = "text-embedding-3-small" }
+    end)
+    teardown(function()
+      c:close()
+      m:stop()
+    end)
+    local TOOL = { name = "get_weather", description = "Weather for a city", parameters = {
+      type = "object", properties = { city = { type = "string" } }, required = { "city" },
+      additionalProperties = false } }
+    local NOARGS = { name = "now", description = "The time" } -- parameters default to an empty object
+    local CALLS = {
+      { "a prompt", { prompt = "hi" } },
+      { "system and settings", { system = "Be brief.", prompt = "hi", max_tokens = 20, temperature = 0.2,
+        top_p = 0.9, stop = { "END" }, seed = 7, user = "u-1", presence_penalty = 0.1, frequency_penalty = 0.1 } },
+      { "a stream", { prompt = "hi", stream = true } },
+      { "tools and a forced choice", { prompt = "weather?", tools = { TOOL, NOARGS }, tool_choice = { name = "get_weather" },
+        parallel_tool_calls = false } },
+      { "tool choice required", { prompt = "weather?", tools = { TOOL }, tool_choice = "required" } },
+      { "a tool round trip", "roundtrip" },
+      { "content parts with an image", { messages = { { role = "user", content = {
+        { type = "text", text = "What is this?" },
+        { type = "image_url", image_url = { url = "https://example.com/cat.png", detail = "low" } } } } } } },
+      { "response_format json_schema", { prompt = "json please", response_format = { type = "json_schema",
+        json_schema = { name = "answer", strict = true, schema = { type = "object", properties = {
+          answer = { type = "string" } }, required = { "answer" }, additionalProperties = false } } } } },
+      { "max_completion_tokens", { prompt = "hi", max_tokens = 10 }, { max_tokens_field = "max_completion_tokens" } },
+    }
+    for _, case in ipairs(CALLS) do
+      it("chat: " .. case[1], function()
+        m:reset()
+        local client = c
+        if case[3] then
+          local o = { provider = "openai", base_url = m.url .. "/v1", api_key = "sk-x", model = "gpt-4o-mini" }
+          for k, v in pairs(case[3]) do o[k] = v end
+          client = keel.client(o)
+        end
+        if case[2] == "roundtrip" then
+          local r = assert(client:chat { prompt = "weather?", tools = { TOOL } })
+          assert(client:chat { tools = { TOOL }, messages = { { role = "user", content = "weather?" }, r.message,
+            { role = "tool", tool_call_id = r.tool_calls[1].id, content = "sunny" } } })
+        else
+          assert(client:chat(case[2]))
+        end
+        if client ~= c then client:close() end
+        for _, rec in ipairs(m:requests()) do
+          assert.equal("/v1/chat/completions", rec.path)
+          local ok, errs = openapi.validate(doc, CHAT, openapi.decode(rec.body))
+          assert.is_true(ok, table.concat(errs or {}, "\n") .. "\nbody: " .. rec.body)
+        end
+      end)
+    end
+    for _, input in ipairs { "one text", { "two", "texts" } } do
+      it("embeddings: " .. type(input), function()
+        m:reset()
+        assert(c:embed { input = input, dimensions = 4 })
+        local rec = m:requests()[1]
+        local ok, errs = openapi.validate(doc, EMBED, openapi.decode(rec.body))
+        assert.is_true(ok, table.concat(errs or {}, "\n"))
+      end)
+    end
+    it("catches a body keel must never send (the check can fail)", function()
+      local ok, errs = openapi.validate(doc, CHAT, openapi.decode(
+        '{"model":"m","messages":[{"role":"user","content":"x"}],"tools":{}}'))
+      assert.is_false(ok)
+      assert.truthy(errs[1]:find("/tools", 1, true))
+    end)
   end)
 end)
