@@ -203,3 +203,69 @@ describe("keel.watch", function()
     assert.has_error(function() keel.watch("/nonexistent-dir-keel/x.lua", function() end) end)
   end)
 end)
+
+describe("keel chat", function()
+  local mock = require "spec.support.mock"
+  local m
+  setup(function() m = mock.start() end)
+  teardown(function() m:stop() end)
+  -- No key or config from the developer's environment leaks into the cases.
+  local function chat(args, stdin, envs)
+    return sh.run("env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u KEEL_CONFIG -u KEEL_MODEL " ..
+      (envs or "") .. " " .. keel_bin .. " chat " .. args, stdin)
+  end
+
+  it("streams the answer, then one line with tokens, latency and model", function()
+    local rc, out, err = chat("--base-url " .. m.url .. "/v1 --model m1 hello there friend")
+    assert.equal(0, rc, err)
+    assert.equal("Mock reply to: hello there friend\n", out)
+    assert.matches("^%-%- 3 in %+ 6 out tokens · %d+ ms %(first token %d+ ms%) · m1 via openai · stop\n$", err)
+  end)
+
+  it("reads the prompt from stdin and talks to Anthropic", function()
+    local rc, out, err = chat("--provider anthropic --base-url " .. m.url .. "/v1 --model c1 --max-tokens 3",
+      "from standard input\n")
+    assert.equal(0, rc, err)
+    assert.equal("Mock reply to:\n", out)
+    assert.matches("c1 via anthropic · length: cut at max_tokens", err)
+  end)
+
+  it("runs a task from a config file", function()
+    local d = sh.tmpname()
+    sh.write(d, ("providers:\n  local: {type: openai, base_url: %s/v1}\nmodels:\n  fast: {provider: local, name: gpt-x}\n" ..
+      "tasks:\n  label: {model: fast, system: Label it., max_tokens: 50}\n"):format(m.url))
+    local rc, out, err = chat("--config " .. q(d) .. " --task label --json great")
+    assert.equal(0, rc, err)
+    local r = require("cjson").decode(out)
+    assert.equal("Mock reply to: great", r.content)
+    assert.equal("gpt-x", r.model)
+    assert.equal("local", r.provider)
+  end)
+
+  local FAILS = {
+    { "no provider", "hi", 2, "no provider: set OPENAI_API_KEY or ANTHROPIC_API_KEY" },
+    { "unknown option", "--bogus hi", 2, "unknown option %-%-bogus" },
+    { "bad number", "--max-tokens lots hi", 2, "%-%-max%-tokens needs a number" },
+    { "task without config", "--task x hi", 2, "%-%-task needs a config file" },
+    { "bad config", "--config /nonexistent/keel.yaml hi", 2, "keel.config.load: /nonexistent/keel.yaml" },
+  }
+  for _, f in ipairs(FAILS) do
+    it("says what is wrong: " .. f[1], function()
+      local rc, _, err = chat(f[2])
+      assert.equal(f[3], rc)
+      assert.matches(f[4], err)
+    end)
+  end
+
+  it("exits 1 with the error when the call fails", function()
+    local rc, _, err = chat("--base-url " .. m.url .. "/v1 --model m1 hi", nil, "")
+    assert.equal(0, rc)
+    local d = sh.tmpname()
+    sh.write(d, "return function(req, mock) return mock.openai.error_kind('rate_limit') end\n")
+    local m2 = mock.start { scenario = d }
+    rc, _, err = chat("--base-url " .. m2.url .. "/v1 --model m1 hi")
+    m2:stop()
+    assert.equal(1, rc)
+    assert.matches("keel chat: rate_limit: HTTP 429 from openai", err)
+  end)
+end)

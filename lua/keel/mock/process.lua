@@ -1,15 +1,16 @@
--- spec.support.mock: runs `keel mock` for a spec and talks to its control
--- endpoints (see docs/mock.md).
+-- keel.mock.process: runs `keel mock` as a child process and talks to its
+-- control endpoints (see docs/mock.md) — for test suites, and for the
+-- quickstart when no API key is set.
 --
---   local mock = require "spec.support.mock"
+--   local mock = require "keel.mock.process"
 --   local m = mock.start{ scenario = "spec/support/scenarios/fail_twice.lua" }
 --   ... keel.http.request{ url = m.url .. "/v1/chat/completions", json = ... }
 --   m:reset(); ...; assert.equal(1, m:stats().connections)
 --   m:stop()
 --
--- The binary is $KEEL_BIN, default bin/keel (run from the repo root). It is
--- started with --exit-with-parent, so it goes away with the test runner even
--- if a spec forgets m:stop().
+-- The binary is opts.bin, else $KEEL_BIN, else the keel interpreter running
+-- this script, else `keel` from PATH. It is started with --exit-with-parent,
+-- so it goes away with the test runner even if a spec forgets m:stop().
 local http = require "keel.http"
 local cjson = require "cjson"
 
@@ -22,12 +23,20 @@ local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+--- interpreter() -> the path of the running keel interpreter, or nil when
+--- this Lua is another host (lua5.4, luajit, busted).
+function M.interpreter()
+  local a = rawget(_G, "arg")
+  local exe = type(a) == "table" and a[-1]
+  if type(exe) == "string" and exe:match("keel$") then return exe end
+end
+
 --- start{ scenario = path, port = 0, quiet = true, stderr = path, bin = path,
 ---        args = {extra arguments} } -> mock {url, port, pid}
 --- Raises with the mock's output when it does not come up.
 function M.start(opts)
   opts = opts or {}
-  local bin = opts.bin or os.getenv("KEEL_BIN") or "bin/keel"
+  local bin = opts.bin or os.getenv("KEEL_BIN") or M.interpreter() or "keel"
   local argv = { "exec", quote(bin), "mock", "--port", tostring(opts.port or 0), "--exit-with-parent" }
   if opts.scenario then argv[#argv + 1] = "--scenario " .. quote(opts.scenario) end
   if opts.quiet ~= false then argv[#argv + 1] = "--quiet" end
