@@ -269,3 +269,40 @@ describe("keel chat", function()
     assert.matches("keel chat: rate_limit: HTTP 429 from openai", err)
   end)
 end)
+
+describe("examples/quickstart.lua (make demo)", function()
+  local mock = require "spec.support.mock"
+  local function run(envs)
+    return sh.run("env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_BASE_URL " ..
+      envs .. " " .. keel_bin .. " examples/quickstart.lua")
+  end
+
+  it("says it uses the local mock when no key is set, and runs all three steps", function()
+    local rc, out, err = run("")
+    assert.equal(0, rc, err)
+    assert.matches("using the LOCAL MOCK provider", out)
+    assert.matches("%[stream%] gpt%-4o%-mini · %d+ in %+ %d+ out tokens · %d+ ms %(first token %d+ ms%) · finish: stop", out)
+    assert.matches("model called get_weather%(", out)
+    assert.matches("2 vectors of 8 dimensions", out)
+  end)
+
+  -- The key paths, offline: the provider's base URL variable points at the mock.
+  for _, p in ipairs { { "OPENAI", "Using OpenAI" }, { "ANTHROPIC", "Using Anthropic" } } do
+    it("takes the " .. p[1] .. " path when its key is set", function()
+      local m = mock.start()
+      local rc, out, err = run(("%s_API_KEY=sk-demo %s_BASE_URL=%s/v1"):format(p[1], p[1], m.url))
+      local reqs = m:requests()
+      m:stop()
+      assert.equal(0, rc, err .. out)
+      assert.matches(p[2], out)
+      assert.falsy(out:find("LOCAL MOCK", 1, true))
+      assert.truthy(#reqs >= 3)
+      if p[1] == "ANTHROPIC" then
+        assert.matches("skipped: Anthropic has no embeddings API", out)
+        assert.equal("sk-demo", reqs[1].headers["x-api-key"])
+      else
+        assert.equal("Bearer sk-demo", reqs[1].headers.authorization)
+      end
+    end)
+  end
+end)
