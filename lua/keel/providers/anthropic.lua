@@ -173,18 +173,16 @@ end
 local FINISH = { end_turn = "stop", stop_sequence = "stop", max_tokens = "length", tool_use = "tool_calls",
   refusal = "content_filter", pause_turn = "stop", model_context_window_exceeded = "length" }
 
-function M.finish_reason(r)
-  if type(r) ~= "string" then return nil end
-  return FINISH[r] or r
-end
+M.finish_reason = base.finish_mapper(FINISH)
 
 -- Anthropic's input_tokens leave out cache reads and writes; keel's
 -- input_tokens is every prompt token (as OpenAI counts), cached_tokens the
 -- part read from the cache, cache_write_tokens the part written to it.
 local function usage_of(u)
   if type(u) ~= "table" then
-    return { input_tokens = 0, output_tokens = 0, cached_tokens = 0, reasoning_tokens = 0, total_tokens = 0,
-      cache_write_tokens = 0, reported = false }
+    local u0 = base.unreported_usage()
+    u0.cache_write_tokens = 0
+    return u0
   end
   local read, write = int(u.cache_read_input_tokens) or 0, int(u.cache_creation_input_tokens) or 0
   local input = (int(u.input_tokens) or 0) + read + write

@@ -149,6 +149,22 @@ function M.bad_response(provider, what, fields)
   return kerror.new("server", ("malformed response from %s: %s"):format(provider, what), e)
 end
 
+--- finish_mapper(words) -> function(reason): the provider's finish words
+--- to keel's; an unknown word passes through, a missing one is nil.
+function M.finish_mapper(words)
+  return function(r)
+    if type(r) ~= "string" then return nil end
+    return words[r] or r
+  end
+end
+
+--- unreported_usage() -> usage of a server that reported none: zeros,
+--- marked so nobody mistakes them for a count.
+function M.unreported_usage()
+  return { input_tokens = 0, output_tokens = 0, cached_tokens = 0, reasoning_tokens = 0, total_tokens = 0,
+    reported = false }
+end
+
 --- is_null(v): v is absent or JSON null.
 function M.is_null(v) return v == nil or v == null end
 

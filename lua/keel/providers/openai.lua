@@ -112,15 +112,11 @@ end
 local FINISH = { stop = "stop", length = "length", tool_calls = "tool_calls", function_call = "tool_calls",
   content_filter = "content_filter", eos = "stop", eos_token = "stop", stop_sequence = "stop" }
 
-function M.finish_reason(r)
-  if type(r) ~= "string" then return nil end
-  return FINISH[r] or r
-end
+M.finish_reason = base.finish_mapper(FINISH)
 
 local function usage_of(u)
   if type(u) ~= "table" then
-    return { input_tokens = 0, output_tokens = 0, cached_tokens = 0, reasoning_tokens = 0, total_tokens = 0,
-      reported = false }
+    return base.unreported_usage()
   end
   local pd, cd = u.prompt_tokens_details, u.completion_tokens_details
   local input, output = int(u.prompt_tokens) or 0, int(u.completion_tokens) or 0
