@@ -75,9 +75,9 @@ local tools = { {
 local messages = { { role = "user", content = "What is the weather in Paris right now?" } }
 r = check(client:chat { messages = messages, tools = tools, tool_choice = "required", max_tokens = 200 })
 report("tool call", r)
+if r.tool_calls then messages[#messages + 1] = r.message end -- the assistant turn, once
 for _, call in ipairs(r.tool_calls or {}) do
   print(("   model called %s(%s)"):format(call.name, call.arguments))
-  messages[#messages + 1] = r.message
   messages[#messages + 1] = { role = "tool", tool_call_id = call.id,
     content = keel.json.encode { city = call.input and call.input.city, temperature_c = 18, sky = "clear" } }
 end

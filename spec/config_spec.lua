@@ -255,3 +255,49 @@ describe("docs/config.md", function()
     assert.equal("openai", cfg.defaults.provider)
   end)
 end)
+
+describe("keel.config review regressions", function()
+  it("reads $$ as a literal $ and never rescans a substituted value", function()
+    local cfg = config.parse("providers:\n  openai:\n    api_key: ${K}\n    base_url: https://$${HOST}/v1\n",
+      "c.yaml", env { K = "sk-ab$$cd", HOST = "evil" })
+    assert.equal("sk-ab$$cd", cfg.providers.openai.api_key)
+    assert.equal("https://${HOST}/v1", cfg.providers.openai.base_url)
+    local ok, err = pcall(config.parse, "providers:\n  openai:\n    api_key: sk$$live\n", "c.yaml", env {})
+    assert.is_false(ok)
+    assert.matches("keys must not be written in the file", err)
+  end)
+
+  local BAD_TASKS = {
+    { "tool_choice: 5", "c.yaml:4:18: tasks.t.tool_choice: expected string or table, got the number 5" },
+    { "stop: 5", "c.yaml:4:11: tasks.t.stop: expected string or table, got the number 5" },
+  }
+  for _, c in ipairs(BAD_TASKS) do
+    it("checks task option types: " .. c[1], function()
+      local ok, err = pcall(config.parse, "providers: {openai: {}}\ntasks:\n  t:\n    " .. c[1] .. "\n", "c.yaml", env {})
+      assert.is_false(ok)
+      assert.equal(c[2], err)
+    end)
+  end
+
+  it("checks a provider's http options and interpolates them", function()
+    local ok, err = pcall(config.parse, "providers:\n  openai:\n    http: {max_conections: 5}\n", "c.yaml", env {})
+    assert.is_false(ok)
+    assert.equal("c.yaml:3:12: unknown key 'max_conections' in providers.openai.http (did you mean 'max_connections'?)", err)
+    local cfg = config.parse("providers:\n  openai:\n    http: {proxy: 'http://u:${P}@proxy:3128'}\n", "c.yaml",
+      env { P = "pw" })
+    assert.equal("http://u:pw@proxy:3128", cfg.providers.openai.http.proxy)
+  end)
+
+  it("checks a config written as a Lua table", function()
+    assert.has_error(function()
+      keel.client { providers = { openai = { base_ulr = "http://127.0.0.1:9/v1" } } }
+    end, "keel.client: unknown key 'base_ulr' in providers.openai (did you mean 'base_url'?)")
+    assert.has_error(function()
+      keel.client { providers = { openai = {} }, model = "m" }
+    end, "keel.client: unknown key 'model' at the top (did you mean 'models'?)")
+    local c = keel.client { providers = { openai = { base_url = "http://127.0.0.1:9/v1", api_key = "sk-lua" } },
+      defaults = { model = "m" } }
+    assert.equal("Bearer sk-lua", c:provider("openai").headers.Authorization)
+    c:close()
+  end)
+end)

@@ -12,6 +12,7 @@ local http = require "keel.http"
 local json = require "keel.json"
 local kerror = require "keel.error"
 local core = require "keel.core"
+local base = require "keel.providers.base"
 
 local now = core.now
 local encode, decode = json.encode, json.decode
@@ -72,6 +73,21 @@ end
 
 -- ---- providers -------------------------------------------------------------------------
 
+-- Headers merged one entry per name whatever its spelling: the provider
+-- file's, then the settings', then the call's.
+local function merge_headers(base, extra)
+  if not extra then return base end
+  local h, index = {}, {}
+  for k, v in pairs(base) do h[k] = v; index[k:lower()] = k end
+  for k, v in pairs(extra) do
+    local old = index[k:lower()]
+    if old then h[old] = nil end
+    h[k] = v
+    index[k:lower()] = k
+  end
+  return h
+end
+
 local Provider = {}
 Provider.__index = Provider
 
@@ -93,9 +109,7 @@ local function new_provider(name, s)
   end
   st.base_url = st.base_url:gsub("/+$", "")
   p.base_url = st.base_url
-  local h = mod.headers(st)
-  if st.headers then for k, v in pairs(st.headers) do h[k] = v end end
-  p.headers = h
+  p.headers = merge_headers(mod.headers(st), st.headers)
   return setmetatable(p, Provider)
 end
 
@@ -110,21 +124,6 @@ function Provider:http_client()
   c = http.client(o)
   self.http = c
   return c
-end
-
--- Headers for one call: the provider's, then the call's, one entry per
--- name whatever its spelling.
-local function merge_headers(base, extra)
-  if not extra then return base end
-  local h, index = {}, {}
-  for k, v in pairs(base) do h[k] = v; index[k:lower()] = k end
-  for k, v in pairs(extra) do
-    local old = index[k:lower()]
-    if old then h[old] = nil end
-    h[k] = v
-    index[k:lower()] = k
-  end
-  return h
 end
 
 -- ---- request normalization --------------------------------------------------------------
@@ -244,6 +243,8 @@ local function http_options(ctx, path, body)
     body = encode(body),
     timeout = req.timeout,
     connect_timeout = req.connect_timeout,
+    -- Only when asked for: a plain call gets no bytes until the answer is done.
+    idle_timeout = req.idle_timeout,
   }
 end
 
@@ -256,7 +257,8 @@ local function finish_chat(ctx, resp, r, t0)
   resp.latency_ms = (now() - t0) * 1000
   resp.status = r.status
   resp.request_id = r.headers["x-request-id"] or r.headers["request-id"]
-  resp.message = { role = "assistant", content = resp.content, tool_calls = resp.tool_calls }
+  resp.message = { role = "assistant", content = resp.content, tool_calls = resp.tool_calls,
+    thinking_blocks = resp.thinking_blocks }
   return resp
 end
 
@@ -268,7 +270,7 @@ local function send_plain(ctx, t0, opts)
   if r.status >= 300 then return fail(ctx, mod.error(r.status, r.headers, r.body, st), t0) end
   local obj = decode(r.body)
   if type(obj) ~= "table" then
-    return fail(ctx, require("keel.providers.base").bad_response(p.name, "the body is not JSON: " ..
+    return fail(ctx, base.bad_response(p.name, "the body is not JSON: " ..
       tostring(r.body):sub(1, 80)), t0)
   end
   local resp
@@ -296,7 +298,9 @@ local function send_stream(ctx, t0, opts)
   end
   local stop_err
   opts.idle_timeout = req.idle_timeout or st.idle_timeout or 120
+  local nevents = 0
   opts.on_event = function(ev)
+    nevents = nevents + 1
     local ok, err = mod.stream_event(state, ev, emit)
     if not ok then
       stop_err = err
@@ -309,19 +313,31 @@ local function send_stream(ctx, t0, opts)
     if r ~= STOP then error(r, 0) end
     r, err = nil, stop_err
   end
+  -- Whatever arrived before a failure goes with the error.
   local function partial_of(e)
     local resp = mod.stream_finish(state)
-    if resp and resp.content ~= "" then e.partial = resp.content end
-    if resp and resp.tool_calls then e.partial_tool_calls = resp.tool_calls end
+    if resp then
+      e.partial = resp.content
+      e.partial_tool_calls = resp.tool_calls
+      if resp.usage.reported ~= false then e.usage = resp.usage end
+    end
     return e
   end
-  if not r then return fail(ctx, partial_of(err), t0) end
+  if not r then
+    -- The connection closing after events arrived is a stream cut short:
+    -- truncated, as a clean end before the terminal event is.
+    if err.kind == "connect" and nevents > 0 then
+      err = kerror.new("truncated", ("stream from %s broke before its terminal event: %s"):format(
+        p.name, err.message), { curl_code = err.curl_code })
+    end
+    return fail(ctx, partial_of(err), t0)
+  end
   if r.status >= 300 then return fail(ctx, mod.error(r.status, r.headers, r.body, st), t0) end
   if not r.sse then
     -- A server that ignored stream=true and answered with one JSON body.
     local obj = decode(r.body)
     if type(obj) ~= "table" then
-      return fail(ctx, require("keel.providers.base").bad_response(p.name, "the body is not JSON"), t0)
+      return fail(ctx, base.bad_response(p.name, "the body is not JSON"), t0)
     end
     local resp
     resp, err = mod.chat_response(obj, st)
@@ -332,7 +348,9 @@ local function send_stream(ctx, t0, opts)
     return finish_chat(ctx, resp, r, t0)
   end
   local resp, complete = mod.stream_finish(state)
-  if not resp then return fail(ctx, complete, t0) end
+  if complete and not resp.finish_reason then
+    return fail(ctx, partial_of(base.bad_response(p.name, "the stream ended without a finish reason")), t0)
+  end
   if not complete then
     local terminal = p.type == "anthropic" and "message_stop" or "[DONE]"
     local e = kerror.new("truncated", ("stream from %s ended before its terminal event (%s)%s"):format(
@@ -515,7 +533,14 @@ function M.new(opts)
     stages = {}, closed = false,
   }, Client)
   if opts.providers then
-    -- A config from keel.config.load (already checked, with file positions).
+    -- A config from keel.config.load is checked already (with file
+    -- positions); one written as a Lua table is checked by the same rules.
+    local config = require "keel.config"
+    if getmetatable(opts) ~= config.config_mt then
+      local ok, cfg = pcall(config.check, opts, "keel.client")
+      if not ok then error(cfg, 2) end
+      opts = cfg
+    end
     self.provider_settings = opts.providers
     self.models = opts.models or {}
     self.tasks = opts.tasks or {}

@@ -25,12 +25,12 @@ local MODEL = {
 local PROVIDER = {}
 for k, t in pairs(client.PROVIDER_KEYS) do PROVIDER[k] = t end
 PROVIDER.headers = "map:string"
-PROVIDER.http = "table"
+PROVIDER.http = require("keel.http").CLIENT_OPTS
 PROVIDER.max_tokens = "integer"
 local TASK = {}
 for k, t in pairs(client.CHAT_KEYS) do
   if k ~= "messages" and k ~= "prompt" and k ~= "stream" then
-    TASK[k] = t:find("|", 1, true) and "any" or t
+    TASK[k] = t
   end
 end
 TASK.headers = "map:string"
@@ -90,26 +90,50 @@ end
 -- ---- ${VAR} interpolation ------------------------------------------------------------------
 
 -- Returns the string with variables replaced, or nil and the name of an
--- unset variable.
+-- unset variable. One left-to-right scan: "$$" is a literal "$", and text a
+-- variable brought in is never scanned again (a secret may contain "$").
 local function interpolate(s, getenv)
   if not s:find("$", 1, true) then return s end
-  local missing
-  local out = s:gsub("%$(%b{})", function(body)
-    local name, def = body:match("^{([%a_][%w_]*):%-(.*)}$")
-    if not name then name = body:match("^{([%a_][%w_]*)}$") end
-    if not name then return nil end
-    local v = getenv(name)
-    if v == nil or (def and v == "") then
-      if def then return def end
-      missing = missing or name
-      return ""
+  local out, i, n, missing = {}, 1, #s, nil
+  while i <= n do
+    local d = s:find("$", i, true)
+    if not d then
+      out[#out + 1] = s:sub(i)
+      break
     end
-    return v
-  end)
-  out = out:gsub("%$%$", "$")
+    out[#out + 1] = s:sub(i, d - 1)
+    local nxt = s:sub(d + 1, d + 1)
+    if nxt == "$" then
+      out[#out + 1] = "$"
+      i = d + 2
+    elseif nxt == "{" then
+      local close = s:find("}", d + 2, true)
+      local body = close and s:sub(d + 2, close - 1)
+      local name, def = nil, nil
+      if body then
+        name, def = body:match("^([%a_][%w_]*):%-(.*)$")
+        if not name then name = body:match("^([%a_][%w_]*)$") end
+      end
+      if not name then
+        out[#out + 1] = "$"
+        i = d + 1
+      else
+        local v = getenv(name)
+        if v == nil or (def and v == "") then
+          if def then v = def else missing = missing or name; v = "" end
+        end
+        out[#out + 1] = v
+        i = close + 1
+      end
+    else
+      out[#out + 1] = "$"
+      i = d + 1
+    end
+  end
   if missing then return nil, missing end
-  return out
+  return table.concat(out)
 end
+M.interpolate = interpolate
 
 -- ---- checking ----------------------------------------------------------------------------------
 
@@ -120,7 +144,7 @@ end
 function Loader:value(tbl, key, want, path)
   local v = tbl[key]
   if v == null then return nil end
-  if type(v) == "string" then
+  if type(v) == "string" and not self.lua then
     local s, missing = interpolate(v, self.getenv)
     if not s then
       if key == "api_key" then
@@ -128,7 +152,7 @@ function Loader:value(tbl, key, want, path)
       end
       self:fail(tbl, key, nil, "%s: environment variable %s is not set", path, missing)
     end
-    if key == "api_key" and s == v then
+    if key == "api_key" and not v:find("${", 1, true) then
       self:fail(tbl, key, nil, "%s: keys must not be written in the file; name the environment variable " ..
         "that holds it: api_key: ${VARIABLE}", path)
     end
@@ -164,15 +188,21 @@ function Loader:value(tbl, key, want, path)
     elseif got == "string" then got = ("'%s'"):format(v) end
     self:fail(tbl, key, nil, "%s: expected %s, got %s", path, want:gsub("|", " or "), got)
   end
-  if type(v) == "table" then return self:plain(v) end
+  if type(v) == "table" then return self:plain(v, path) end
   return v
 end
 
--- Tables with free-form content (tools, extra): nulls become absent.
-function Loader:plain(v)
+-- Tables with free-form content (tools, extra): nulls become absent,
+-- strings are interpolated like any other.
+function Loader:plain(v, path)
   local out = {}
   for k, x in pairs(v) do
-    if x ~= null then out[k] = type(x) == "table" and self:plain(x) or x end
+    if type(x) == "table" then out[k] = self:plain(x, path .. "." .. tostring(k))
+    elseif type(x) == "string" and not self.lua then
+      local s, missing = interpolate(x, self.getenv)
+      if not s then self:fail(v, k, nil, "%s.%s: environment variable %s is not set", path, tostring(k), missing) end
+      out[k] = s
+    elseif x ~= null then out[k] = x end
   end
   return out
 end
@@ -205,12 +235,8 @@ function Loader:section(root, name, spec)
   return out
 end
 
---- parse(text, file [, getenv]) -> config (see load)
-function M.parse(text, file, getenv)
-  file = file or "config"
-  local root, marks = yaml.load(text, file)
-  local self = setmetatable({ file = file, marks = marks or {}, getenv = getenv or os.getenv }, Loader)
-  if root == nil then root = {} end
+local function build(self, root)
+  local file = self.file
   if type(root) ~= "table" or (self.marks[root] and not self.marks[root].keys and #root > 0) then
     error(("%s:1:1: expected a mapping at the top"):format(file), 0)
   end
@@ -258,7 +284,25 @@ function M.parse(text, file, getenv)
       self:fail(root.defaults, "provider", nil, "defaults.provider: no provider '%s'", cfg.defaults.provider)
     end
   end
-  return cfg
+  return setmetatable(cfg, M.config_mt)
+end
+
+--- A config value: what parse and load return; keel.client takes it as is.
+M.config_mt = { __name = "keel.config" }
+
+--- parse(text, file [, getenv]) -> config (see load)
+function M.parse(text, file, getenv)
+  file = file or "config"
+  local root, marks = yaml.load(text, file)
+  if root == nil then root = {} end
+  return build(setmetatable({ file = file, marks = marks or {}, getenv = getenv or os.getenv }, Loader), root)
+end
+
+--- check(t, name) -> config: a config written as a Lua table (providers=,
+--- models=, tasks=, defaults=) checked by the same rules, without ${...}
+--- (Lua code reads the environment itself). Raises "name: ...".
+function M.check(t, name)
+  return build(setmetatable({ file = name or "config", marks = {}, lua = true }, Loader), t)
 end
 
 --- load(path [, getenv]) -> config: {file, providers, models, tasks, defaults}

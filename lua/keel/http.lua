@@ -172,12 +172,15 @@ function Client:close()
 end
 Client.__close = Client.close
 
+-- Options of keel.http.client, with their types (keel.config checks the
+-- `http:` table of a provider against this list).
 local CLIENT_OPTS = {
-  connect_timeout = true, timeout = true, idle_timeout = true, max_body = true,
-  max_header = true, max_event = true, compress = true, cainfo = true, proxy = true,
-  max_host_connections = true, max_connections = true, connection_cache = true,
-  headers = true,
+  connect_timeout = "number", timeout = "number", idle_timeout = "number", max_body = "number",
+  max_header = "number", max_event = "number", compress = "boolean", cainfo = "string", proxy = "string",
+  max_host_connections = "number", max_connections = "number", connection_cache = "number",
+  headers = "table",
 }
+M.CLIENT_OPTS = CLIENT_OPTS
 
 --- keel.http.client{...}: its own connection pool (one curl multi handle)
 --- and defaults for every request made through it.

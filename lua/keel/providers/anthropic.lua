@@ -31,7 +31,7 @@ end
 local function blocks_of(content)
   if type(content) == "string" then return content end
   if type(content) ~= "table" then return "" end
-  local out = {}
+  local out = json.array {}
   for i = 1, #content do
     local part = content[i]
     local t = part.type
@@ -55,8 +55,8 @@ end
 local function as_blocks(content)
   local b = blocks_of(content)
   if type(b) == "string" then
-    if b == "" then return {} end
-    return { { type = "text", text = b } }
+    if b == "" then return json.array {} end
+    return json.array { { type = "text", text = b } }
   end
   return b
 end
@@ -80,29 +80,40 @@ local function append(msgs, role, blocks)
   if last and last.role == role then
     for i = 1, #blocks do last.content[#last.content + 1] = blocks[i] end
   else
-    msgs[#msgs + 1] = { role = role, content = blocks }
+    msgs[#msgs + 1] = { role = role, content = json.array(blocks) }
   end
 end
 
 local function convert(messages, system)
-  local systems, msgs = {}, {}
-  if system then systems[1] = system end
+  -- System text as blocks, so a cache_control breakpoint on a system part
+  -- survives; plain text when there is none.
+  local systems, cached, msgs = {}, false, {}
+  if system then systems[1] = { type = "text", text = system } end
   for i = 1, #messages do
     local m = messages[i]
     local role = m.role
     if role == "system" or role == "developer" then
       local c = m.content
       if type(c) == "table" then
-        local parts = {}
-        for j = 1, #c do parts[#parts + 1] = c[j].text or "" end
-        c = concat(parts)
+        for j = 1, #c do
+          systems[#systems + 1] = { type = "text", text = c[j].text or "", cache_control = c[j].cache_control }
+          if c[j].cache_control ~= nil then cached = true end
+        end
+      else
+        systems[#systems + 1] = { type = "text", text = c }
       end
-      systems[#systems + 1] = c
     elseif role == "tool" then
       append(msgs, "user", { { type = "tool_result", tool_use_id = m.tool_call_id, content = blocks_of(m.content),
         is_error = m.is_error } })
     elseif role == "assistant" then
-      local blocks = as_blocks(m.content)
+      local blocks = json.array {}
+      -- Thinking blocks go back first, signature intact: Anthropic requires
+      -- them in a tool-use turn when extended thinking is on.
+      if type(m.thinking_blocks) == "table" then
+        for j = 1, #m.thinking_blocks do blocks[#blocks + 1] = m.thinking_blocks[j] end
+      end
+      local content = as_blocks(m.content)
+      for j = 1, #content do blocks[#blocks + 1] = content[j] end
       local calls = m.tool_calls
       if type(calls) == "table" then
         for j = 1, #calls do
@@ -111,7 +122,9 @@ local function convert(messages, system)
           blocks[#blocks + 1] = { type = "tool_use", id = c.id, name = name, input = input_of(c) }
         end
       end
-      append(msgs, "assistant", blocks)
+      -- An assistant turn with nothing in it carries no information, and
+      -- Anthropic refuses empty content.
+      if #blocks > 0 then append(msgs, "assistant", blocks) end
     else
       append(msgs, "user", as_blocks(m.content))
     end
@@ -123,7 +136,13 @@ local function convert(messages, system)
     if #c == 1 and c[1].type == "text" and c[1].cache_control == nil then msgs[i].content = c[1].text end
   end
   local sys
-  if #systems > 0 then sys = concat(systems, "\n\n") end
+  if cached then
+    sys = json.array(systems)
+  elseif #systems > 0 then
+    local texts = {}
+    for i = 1, #systems do texts[i] = systems[i].text end
+    sys = concat(texts, "\n\n")
+  end
   return msgs, sys
 end
 
@@ -204,7 +223,7 @@ end
 function M.chat_response(obj, p)
   local content = obj.content
   if type(content) ~= "table" then return nil, base.bad_response(p.name, "no content in the response") end
-  local text, reasoning, calls = {}, {}, nil
+  local text, reasoning, calls, thinking = {}, {}, nil, nil
   for i = 1, #content do
     local b = content[i]
     local t = type(b) == "table" and b.type
@@ -213,8 +232,10 @@ function M.chat_response(obj, p)
     elseif t == "tool_use" then
       calls = calls or {}
       calls[#calls + 1] = tool_call(str(b.id), str(b.name), type(b.input) == "table" and b.input or {})
-    elseif t == "thinking" then
-      reasoning[#reasoning + 1] = str(b.thinking) or ""
+    elseif t == "thinking" or t == "redacted_thinking" then
+      if t == "thinking" then reasoning[#reasoning + 1] = str(b.thinking) or "" end
+      thinking = thinking or {}
+      thinking[#thinking + 1] = b
     end
   end
   local resp = {
@@ -227,6 +248,7 @@ function M.chat_response(obj, p)
     tool_calls = calls,
   }
   if #reasoning > 0 then resp.reasoning = concat(reasoning) end
+  resp.thinking_blocks = thinking
   if not resp.finish_reason then return nil, base.bad_response(p.name, "no stop_reason in the response") end
   return resp
 end
@@ -234,7 +256,8 @@ end
 -- ---- streams ----------------------------------------------------------------------------
 
 function M.stream_new(req, p)
-  return { provider = p.name, text = {}, reasoning = {}, blocks = {}, calls = {}, raw = {}, done = false }
+  return { provider = p.name, text = {}, reasoning = {}, blocks = {}, calls = {}, thinking = {}, nraw = 0,
+    done = false }
 end
 
 local KIND_BY_TYPE = { overloaded_error = "server", api_error = "server", rate_limit_error = "rate_limit",
@@ -250,9 +273,18 @@ local function assemble(st)
     stop_reason = st.stop_reason,
     finish_reason = M.finish_reason(st.stop_reason),
     usage = usage_of(st.usage),
-    raw = st.raw,
+    -- Not every event: a long stream would hold thousands of tables.
+    raw = { events = st.nraw, first = st.first_raw, last = st.last_raw },
   }
   if #st.reasoning > 0 then resp.reasoning = concat(st.reasoning) end
+  if #st.thinking > 0 then
+    local blocks = {}
+    for i, tb in ipairs(st.thinking) do
+      if tb.parts then tb.block.thinking = concat(tb.parts) end
+      blocks[i] = tb.block
+    end
+    resp.thinking_blocks = blocks
+  end
   if #st.calls > 0 then
     local tc = {}
     for i = 1, #st.calls do
@@ -274,7 +306,9 @@ function M.stream_event(st, ev, emit)
     return nil, base.bad_response(st.provider, "stream event is not JSON: " .. ev.data:sub(1, 80))
   end
   t = str(obj.type) or t
-  st.raw[#st.raw + 1] = obj
+  st.nraw = st.nraw + 1
+  st.first_raw = st.first_raw or obj
+  st.last_raw = obj
   if t == "content_block_delta" then
     local d = obj.delta
     if type(d) ~= "table" then return true end
@@ -296,8 +330,13 @@ function M.stream_event(st, ev, emit)
       local piece = str(d.thinking)
       if piece and piece ~= "" then
         st.reasoning[#st.reasoning + 1] = piece
+        local tb = st.blocks[int(obj.index) or -1]
+        if tb and tb.parts then tb.parts[#tb.parts + 1] = piece end
         if emit then emit { type = "reasoning", content = piece } end
       end
+    elseif dt == "signature_delta" then
+      local tb = st.blocks[int(obj.index) or -1]
+      if tb and tb.parts then tb.block.signature = (tb.block.signature or "") .. (str(d.signature) or "") end
     end
   elseif t == "content_block_start" then
     local b = obj.content_block
@@ -307,6 +346,14 @@ function M.stream_event(st, ev, emit)
       st.calls[n] = call
       st.blocks[int(obj.index) or -1] = call
       if emit then emit { type = "tool_call", index = n, id = call.id, name = call.name, arguments = "" } end
+    elseif type(b) == "table" and (b.type == "thinking" or b.type == "redacted_thinking") then
+      -- Kept whole (signature, redacted data) for resp.message: the next
+      -- turn must send them back unchanged.
+      local block = {}
+      for k, v in pairs(b) do block[k] = v end
+      local tb = { block = block, parts = b.type == "thinking" and { str(b.thinking) or "" } or nil }
+      st.blocks[int(obj.index) or -1] = tb
+      st.thinking[#st.thinking + 1] = tb
     elseif type(b) == "table" and b.type == "text" and str(b.text) and b.text ~= "" then
       st.text[#st.text + 1] = b.text
       if emit then emit { type = "content", content = b.text } end
@@ -315,7 +362,11 @@ function M.stream_event(st, ev, emit)
     local m = obj.message
     if type(m) == "table" then
       st.id, st.model = str(m.id), str(m.model)
-      if type(m.usage) == "table" then st.usage = m.usage end
+      if type(m.usage) == "table" then
+        local u = {}  -- a copy: message_delta updates it, raw stays as sent
+        for k, v in pairs(m.usage) do u[k] = v end
+        st.usage = u
+      end
     end
   elseif t == "message_delta" then
     local d = obj.delta
@@ -339,11 +390,7 @@ function M.stream_event(st, ev, emit)
 end
 
 function M.stream_finish(st)
-  local resp = assemble(st)
-  if st.done and not resp.finish_reason then
-    return nil, base.bad_response(st.provider, "stream ended without a stop_reason")
-  end
-  return resp, st.done
+  return assemble(st), st.done
 end
 
 -- ---- embeddings: Anthropic has no embeddings API --------------------------------------

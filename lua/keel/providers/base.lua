@@ -47,8 +47,8 @@ function M.retry_after(headers)
   if ms and ms >= 0 then return ms / 1000 end
   local v = headers["retry-after"]
   if not v then return nil end
-  local s = tonumber(v)
-  if s then return s >= 0 and s or nil end
+  local digits = v:match("^%s*(%d+%.?%d*)%s*$")
+  if digits then return tonumber(digits) end
   local d, mon, y, hh, mm, ss = v:match("^%a+, (%d+) (%a+) (%d+) (%d+):(%d+):(%d+) GMT$")
   if d and MONTHS[mon] then
     local t = epoch(tonumber(y), MONTHS[mon], tonumber(d), tonumber(hh), tonumber(mm), tonumber(ss))
@@ -64,9 +64,9 @@ local CONTEXT_CODES = { context_length_exceeded = true, exceed_context_size_erro
   string_above_max_length = true }
 local CONTEXT_PATTERNS = { "maximum context length", "context length", "prompt is too long",
   "exceed context limit", "exceeds? the available context", "context window", "too many tokens" }
-local FILTER_CODES = { content_policy_violation = true, content_filter = true }
+local FILTER_CODES = { content_policy_violation = true, content_filter = true, invalid_prompt = true }
 local FILTER_PATTERNS = { "content filter", "content management policy", "safety system",
-  "content policy" }
+  "content policy", "usage policy" }
 
 local function matches(list, s)
   if not s then return false end
@@ -89,8 +89,9 @@ function M.kind_of(status, code, etype, message)
   if status == 408 then return "timeout" end
   if status == 429 then return "rate_limit" end
   if status >= 500 or status == 409 then return "server" end
-  if status >= 400 then return "client" end
-  return "server"
+  -- A redirect the transport did not follow (keel does not follow them on
+  -- POST) is a wrong base_url: retrying will not fix it.
+  return "client"
 end
 
 -- A readable one-line message from a body that is not JSON: an HTML page's
@@ -128,6 +129,9 @@ function M.http_error(provider, status, headers, body, detail, fields)
   end
   if status == 529 then e.overloaded = true end
   local prefix = ("HTTP %d from %s"):format(status, provider)
+  if status >= 300 and status < 400 then
+    message = ("a redirect%s: check base_url"):format(headers.location and " (Location header present)" or "")
+  end
   return kerror.new(kind, from_json and (prefix .. ": " .. message) or (prefix .. " (" .. message .. ")"), e)
 end
 

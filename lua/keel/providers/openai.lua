@@ -98,7 +98,8 @@ function M.chat_request(req, p)
     response_format = req.response_format,
     parallel_tool_calls = req.parallel_tool_calls,
   }
-  if req.max_tokens then body[M.max_tokens_field(p)] = req.max_tokens end
+  local max = req.max_tokens or p.max_tokens
+  if max then body[M.max_tokens_field(p)] = max end
   if req.tools and #req.tools > 0 then body.tools = tools_of(req.tools) end
   if req.tool_choice then body.tool_choice = tool_choice_of(req.tool_choice) end
   if req.stream then
@@ -178,7 +179,7 @@ end
 -- ---- streams ---------------------------------------------------------------------
 
 function M.stream_new(req, p)
-  return { provider = p.name, text = {}, reasoning = {}, calls = {}, ncalls = 0, raw = {}, done = false }
+  return { provider = p.name, text = {}, reasoning = {}, calls = {}, ncalls = 0, nraw = 0, done = false }
 end
 
 -- The state after a stream: the response as far as it got.
@@ -190,7 +191,8 @@ local function assemble(st)
     stop_reason = st.stop_reason,
     finish_reason = M.finish_reason(st.stop_reason),
     usage = usage_of(st.usage),
-    raw = st.raw,
+    -- Not every event: a long stream would hold thousands of tables.
+    raw = { events = st.nraw, first = st.first_raw, last = st.last_raw },
   }
   if #st.reasoning > 0 then resp.reasoning = concat(st.reasoning) end
   if st.ncalls > 0 then
@@ -225,12 +227,17 @@ function M.stream_event(st, ev, emit)
   if type(obj) ~= "table" then
     return nil, base.bad_response(st.provider, "stream event is not JSON: " .. data:sub(1, 80))
   end
-  st.raw[#st.raw + 1] = obj
+  st.nraw = st.nraw + 1
+  st.first_raw = st.first_raw or obj
+  st.last_raw = obj
   local e = obj.error
   if type(e) == "table" then
     return nil, base.event_error(st.provider, str(e.message), str(e.code), str(e.type), KIND_BY_TYPE)
   end
-  if not st.id then st.id, st.model = str(obj.id), str(obj.model) end
+  -- Azure's first chunk (prompt_filter_results) has "" for both: keep the
+  -- first real ones.
+  if not st.id and obj.id ~= "" then st.id = str(obj.id) end
+  if not st.model and obj.model ~= "" then st.model = str(obj.model) end
   if type(obj.usage) == "table" then st.usage = obj.usage end
   local choice = type(obj.choices) == "table" and obj.choices[1]
   if type(choice) ~= "table" then return true end -- the usage chunk has no choices
@@ -277,14 +284,10 @@ function M.stream_event(st, ev, emit)
   return true
 end
 
---- stream_finish(st) -> resp, complete | nil, err. complete is false when
---- the stream ended before its terminal event; resp is then what arrived.
+--- stream_finish(st) -> resp, complete: what arrived, and whether the
+--- terminal event did (the client turns the rest into errors).
 function M.stream_finish(st)
-  local resp = assemble(st)
-  if st.done and not resp.finish_reason then
-    return nil, base.bad_response(st.provider, "stream ended without a finish_reason")
-  end
-  return resp, st.done
+  return assemble(st), st.done
 end
 
 -- ---- embeddings --------------------------------------------------------------------
@@ -324,9 +327,13 @@ end
 
 local function detail(obj)
   local e = obj.error
-  if type(e) == "table" then return str(e.message), str(e.code) or (type(e.code) == "number" and tostring(e.code)), str(e.type) end
+  if type(e) == "table" then
+    return str(e.message), str(e.code) or (type(e.code) == "number" and tostring(int(e.code)) or nil), str(e.type)
+  end
   if type(e) == "string" then return e end   -- Ollama and llama.cpp: {"error": "text"}
-  if type(obj.message) == "string" then return obj.message, nil, str(obj.type) end
+  if type(obj.message) == "string" then  -- vLLM: {"object": "error", "message", "type", "code": 400}
+    return obj.message, str(obj.code) or (type(obj.code) == "number" and tostring(int(obj.code)) or nil), str(obj.type)
+  end
 end
 
 function M.error(status, headers, body, p)
