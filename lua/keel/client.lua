@@ -56,22 +56,36 @@ M.EMBED_KEYS = {
 
 -- Messages read "keel: unknown chat option 'x'" for a call, and
 -- "keel.client: unknown option 'x'" for a constructor (what has a dot).
+-- Allowed types as sets, built once per key list: this runs on every call.
+local SETS = setmetatable({}, { __mode = "k" })
+local function sets_of(keys)
+  local s = {}
+  for k, want in pairs(keys) do
+    local set = {}
+    for t in want:gmatch("[^|]+") do set[t] = true end
+    s[k] = set
+  end
+  SETS[keys] = s
+  return s
+end
+
 local function check_keys(t, keys, what, level)
-  local dotted = what:find(".", 1, true)
-  local unknown = dotted and (what .. ": unknown option '%s'") or ("keel: unknown " .. what .. " option '%s'")
-  local wrong = dotted and (what .. ": option '%s' must be a %s, got %s")
-    or ("keel: " .. what .. " option '%s' must be a %s, got %s")
+  local sets = SETS[keys] or sets_of(keys)
   for k, v in pairs(t) do
-    local want = keys[k]
-    if not want then error(unknown:format(tostring(k)), level + 1) end
-    local tv = type(v)
-    if not want:find(tv, 1, true) then
-      error(wrong:format(k, (want:gsub("|", " or ")), tv), level + 1)
+    local set = sets[k]
+    if not (set and set[type(v)]) then
+      local dotted = what:find(".", 1, true)
+      local want = keys[k]
+      if not want then
+        error((dotted and (what .. ": unknown option '%s'") or ("keel: unknown " .. what .. " option '%s'"))
+          :format(tostring(k)), level + 1)
+      end
+      error((dotted and (what .. ": option '%s' must be a %s, got %s")
+        or ("keel: " .. what .. " option '%s' must be a %s, got %s")):format(k, (want:gsub("|", " or ")), type(v)),
+        level + 1)
     end
   end
 end
-
--- ---- providers -------------------------------------------------------------------------
 
 -- Headers merged one entry per name whatever its spelling: the provider
 -- file's, then the settings', then the call's.
@@ -434,7 +448,8 @@ local function chat_req(self, req, task, level)
   if type(req) ~= "table" then error("keel: client:chat expects a request table", level + 1) end
   if self.closed then error("keel: client is closed", level + 1) end
   check_keys(req, M.CHAT_KEYS, "chat", level + 1)
-  local r = {}
+  -- Sized for a typical call in the constructor, so the copy does not rehash.
+  local r = { messages = nil, model = nil, max_tokens = nil, temperature = nil }
   if task then for k, v in pairs(task) do r[k] = v end end
   for k, v in pairs(req) do r[k] = v end
   local msgs = r.messages
@@ -462,7 +477,8 @@ end
 
 --- client:chat(req) -> resp | nil, err
 function Client:chat(req)
-  local ctx = { client = self, op = "chat", req = chat_req(self, req, nil, 2) }
+  local ctx = { client = self, op = "chat", req = chat_req(self, req, nil, 2),
+    provider = nil, model_name = nil, model = nil, task = nil }
   return self.chain(ctx)
 end
 

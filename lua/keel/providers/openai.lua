@@ -150,6 +150,9 @@ function M.chat_response(obj, p)
     finish_reason = M.finish_reason(choice.finish_reason),
     usage = usage_of(obj.usage),
     reasoning = str(msg.reasoning_content) or str(msg.reasoning),
+    -- set later here or by the client: sized once
+    tool_calls = nil, refusal = nil, raw = nil, provider = nil, latency_ms = nil, status = nil,
+    request_id = nil, message = nil,
   }
   local calls = msg.tool_calls
   if type(calls) == "table" and #calls > 0 then
