@@ -640,3 +640,591 @@ describe("keel.core.json", function()
     end)
   end)
 end)
+
+-- json.decode: the RFC 8259 rules, every error message with its position,
+-- round trips through encode, integers vs floats, a mutation loop that must
+-- never raise, and deep nesting. Runs under Lua 5.4 and LuaJIT.
+describe("keel.core.json decode", function()
+  local decode = json.decode
+  local kjson = require("keel.json")
+  -- Fewer iterations where every instruction is slow.
+  local SLOW = (os.getenv("KEEL_VALGRIND") and 20) or (os.getenv("KEEL_ASAN") and 3) or 1
+
+  local function at(what, byte, line, col)
+    return ("keel.json: %s at byte %d (line %d, column %d)"):format(what, byte, line or 1, col or byte)
+  end
+
+  -- decode that must fail: returns the message (and checks the shape).
+  local function failure(s, opts)
+    local v, err = decode(s, opts)
+    assert.is_nil(v, ("decoded %q"):format(s))
+    assert.is_string(err)
+    return err
+  end
+
+  it("is a function of keel.core.json and keel.json.decode uses it", function()
+    assert.is_function(decode)
+    assert.equal("[]", encode(kjson.decode("[]")))
+    assert.equal(json.array_mt, getmetatable(kjson.decode("[1]")))
+  end)
+
+  describe("values", function()
+    -- input -> encode(decode(input))
+    local cases = {
+      { "empty array", "[]", "[]" },
+      { "empty object", "{}", "{}" },
+      { "nested empties", "[[],{},[[]],[{}],{\"a\":[]}]", "[[],{},[[]],[{}],{\"a\":[]}]" },
+      { "tool input with an empty list", '{"tags":[]}', '{"tags":[]}' },
+      { "null", "null", "null" },
+      { "true", "true", "true" },
+      { "false", "false", "false" },
+      { "string", '"s"', '"s"' },
+      { "whitespace everywhere", " \t\n\r[ 1 ,\t2 , { \"a\" : [ ] } ]\r\n ", '[1,2,{"a":[]}]' },
+      { "null in arrays and objects", '[null,{"a":null}]', '[null,{"a":null}]' },
+      { "duplicate keys: the last wins", '{"a":1,"b":2,"a":3}', '{"a":3,"b":2}' },
+      { "duplicate keys in a nested object", '{"o":{"k":[1],"k":[]}}', '{"o":{"k":[]}}' },
+      { "empty key", '{"":1}', '{"":1}' },
+      { "keys that look like numbers stay strings", '{"1":"a","2":"b"}', '{"1":"a","2":"b"}' },
+      { "floats that are integral", "[1.0,1e2,-0.0,1E+2,100e-2]", "[1,100,0,100,1]" },
+    }
+    for _, c in ipairs(cases) do
+      it(c[1], function()
+        local v, err = decode(c[2])
+        assert.is_nil(err)
+        assert.equal(c[3], encode(v))
+      end)
+    end
+
+    it("arrays carry array_mt, objects no metatable", function()
+      local v = decode('{"a":[],"b":{},"c":[[1],{"d":[]}]}')
+      assert.is_nil(getmetatable(v))
+      assert.equal(json.array_mt, getmetatable(v.a))
+      assert.is_nil(getmetatable(v.b))
+      assert.equal(json.array_mt, getmetatable(v.c))
+      assert.equal(json.array_mt, getmetatable(v.c[1]))
+      assert.is_nil(getmetatable(v.c[2]))
+      assert.equal(json.array_mt, getmetatable(v.c[2].d))
+      assert.equal(2, #v.c)
+    end)
+
+    it("null is json.null (and cjson.null)", function()
+      local v = decode('[null,{"k":null}]')
+      assert.equal(json.null, v[1])
+      assert.equal(json.null, v[2].k)
+      if has_cjson then assert.equal(cjson.null, v[1]) end
+      assert.equal(json.null, decode("null"))
+    end)
+
+    it("arrays and objects of every size (batches on the stack)", function()
+      for _, n in ipairs { 1, 2, 63, 64, 65, 127, 128, 129, 1000, 70000 } do
+        local parts, kparts = {}, {}
+        for i = 1, n do
+          parts[i] = tostring(i)
+          kparts[i] = ('"k%06d":%d'):format(i, i)
+        end
+        local a = assert(decode("[" .. table.concat(parts, ",") .. "]"))
+        assert.equal(n, #a)
+        for i = 1, n do assert.equal(i, a[i]) end
+        local o = assert(decode("{" .. table.concat(kparts, ",") .. "}"))
+        local count = 0
+        for k, v in pairs(o) do
+          count = count + 1
+          assert.equal(("k%06d"):format(v), k)
+        end
+        assert.equal(n, count)
+        -- and more than a batch of duplicates: still the last wins
+        local d = assert(decode("{" .. table.concat(kparts, ",") .. ',"k000001":-1}'))
+        assert.equal(-1, d.k000001)
+      end
+    end)
+
+    it("a real chat.completion, with integer token counts", function()
+      local f = io.open("bench/call/response.json", "rb")
+      local body = f and f:read("*a") or '{"id":"x","object":"chat.completion","choices":[{"index":0,'
+        .. '"message":{"role":"assistant","content":"hi","refusal":null,"annotations":[]},"logprobs":null,'
+        .. '"finish_reason":"stop"}],"usage":{"prompt_tokens":112,"completion_tokens":16,"total_tokens":128}}'
+      if f then f:close() end
+      local v = assert(decode(body))
+      assert.equal("chat.completion", v.object)
+      assert.equal(json.null, v.choices[1].message.refusal)
+      assert.equal("[]", encode(v.choices[1].message.annotations))
+      assert.equal(128, v.usage.total_tokens)
+      assert.equal("128", tostring(v.usage.total_tokens)) -- not 128.0
+      if math.type then assert.equal("integer", math.type(v.usage.prompt_tokens)) end
+      if has_cjson then assert.same(cjson.decode(body), v) end
+    end)
+  end)
+
+  describe("numbers", function()
+    -- input, value, math.type under 5.4 (LuaJIT: every number is a double)
+    local cases = {
+      { "0", 0, "integer" },
+      { "-0", 0, "integer" },
+      { "7", 7, "integer" },
+      { "-42", -42, "integer" },
+      { "12.0", 12, "float" },
+      { "1e2", 100, "float" },
+      { "1E2", 100, "float" },
+      { "1e+2", 100, "float" },
+      { "1e-2", 0.01, "float" },
+      { "0.1", 0.1, "float" },
+      { "-0.5", -0.5, "float" },
+      { "3.141592653589793", math.pi, "float" },
+      { "0.30000000000000004", 0.1 + 0.2, "float" },
+      { "9007199254740991", 2 ^ 53 - 1, "integer" },
+      { "1.7976931348623157e308", 1.7976931348623157e308, "float" },
+      { "2.2250738585072014e-308", 2.2250738585072014e-308, "float" },
+      { "5e-324", 5e-324, "float" },
+      { "4.9406564584124654e-324", 5e-324, "float" },
+      { "1e-400", 0, "float" },
+      { "0e99999", 0, "float" },
+      { "0.000001234", 0.000001234, "float" },
+      { "123456789012345678901234567890", 1.2345678901234568e29, "float" },
+      -- halfway between 1 and the next double: ties go to even (1), a hair above goes up
+      { "1.00000000000000011102230246251565404236316680908203125", 1, "float" },
+      { "1.00000000000000011102230246251565404236316680908203126", 1.0000000000000002, "float" },
+      { "1.00000000000000011102230246251565404236316680908203124", 1, "float" },
+      { "18446744073709551616", 2 ^ 64, "float" },
+      { "9223372036854775808", 2 ^ 63, "float" },
+      { "-9223372036854775809", -2 ^ 63, "float" },
+      { "12345678901234567890", 12345678901234567890.0, "float" },
+    }
+    for _, c in ipairs(cases) do
+      it(c[1], function()
+        local v = decode(c[1])
+        assert.equal(c[2], v)
+        if LUA54 then assert.equal(c[3], math.type(v)) end
+      end)
+    end
+
+    it("int64 limits stay integers (Lua 5.4)", function()
+      if not LUA54 then return end
+      assert.equal(math.maxinteger, decode("9223372036854775807"))
+      assert.equal("integer", math.type(decode("9223372036854775807")))
+      assert.equal(math.mininteger, decode("-9223372036854775808"))
+      assert.equal("integer", math.type(decode("-9223372036854775808")))
+      assert.equal(math.tointeger(2 ^ 53) + 1, decode("9007199254740993"))
+      assert.equal("[9007199254740993,-9223372036854775808]", encode(decode("[9007199254740993,-9223372036854775808]")))
+    end)
+
+    it("beyond 2^53 under LuaJIT: the nearest double", function()
+      if LUA54 then return end
+      assert.equal(2 ^ 53, decode("9007199254740993"))
+      assert.equal(2 ^ 63, decode("9223372036854775807"))
+    end)
+
+    it("-0.0 is a negative zero float, -0 the integer 0", function()
+      assert.equal(-math.huge, 1 / decode("-0.0"))
+      assert.equal(-math.huge, 1 / decode("-0e5"))
+      assert.equal(math.huge, 1 / decode("0.0"))
+      if LUA54 then assert.equal("integer", math.type(decode("-0"))) end
+    end)
+
+    it("read back exactly what encode writes: 20000 random doubles", function()
+      math.randomseed(42)
+      local gens = {
+        function() return (math.random() - 0.5) * 10 ^ math.random(-300, 300) end,
+        function() return math.random(-1000000, 1000000) / 10 ^ math.random(1, 9) end,
+        function() return math.random(1, 2 ^ 30) * 2.0 ^ math.random(-1070, 990) end,
+        function() return math.random() end,
+      }
+      for i = 1, math.floor(20000 / SLOW) do
+        local x = gens[i % #gens + 1]()
+        local s = encode(x)
+        local y = decode(s)
+        if y ~= x then error(("%.17g: wrote %s, read %.17g"):format(x, s, y)) end
+        local s17 = ("%.17g"):format(x)
+        if decode(s17) ~= x then error(("%s read as %.17g"):format(s17, decode(s17))) end
+      end
+    end)
+
+    it("agree with tonumber on 20000 random literals (fast path and strtod)", function()
+      math.randomseed(4242)
+      local function digits(n)
+        local t = {}
+        for i = 1, n do t[i] = string.char(48 + math.random(0, 9)) end
+        return table.concat(t)
+      end
+      for _ = 1, math.floor(20000 / SLOW) do
+        local s = tostring(math.random(1, 9)) .. digits(math.random(0, 24))
+        local r = math.random(3)
+        if r >= 2 then s = s .. "." .. digits(math.random(1, 25)) end
+        if r == 3 then s = s .. "e" .. math.random(-340, 310) end
+        if math.random(2) == 1 then s = "-" .. s end
+        local want = tonumber(s)
+        local got, err = decode(s)
+        if want == math.huge or want == -math.huge then
+          assert.is_truthy(err and err:find("number out of range", 1, true), s)
+        elseif got ~= want then
+          error(("%s: decode %.17g, tonumber %.17g"):format(s, got, want))
+        end
+      end
+    end)
+
+    it("ignore LC_NUMERIC", function()
+      local old = os.setlocale(nil, "numeric")
+      local comma
+      for _, l in ipairs { "de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8", "ru_RU.UTF-8" } do
+        if os.setlocale(l, "numeric") then comma = l break end
+      end
+      if not comma then return pending("no locale with a decimal comma installed") end
+      local ok, err = pcall(function()
+        assert.equal(0.5, decode("0.5"))
+        assert.equal(123456.78901234567, decode("1.2345678901234567890123e5")) -- the strtod path
+        assert.equal(1e-320, decode("1e-320"))
+        assert.is_nil(decode("0,5"))
+      end)
+      os.setlocale(old, "numeric")
+      assert(ok, err)
+    end)
+  end)
+
+  describe("strings", function()
+    local cases = {
+      { "short escapes", [["\"\\\/\b\f\n\r\t"]], '"\\/\b\f\n\r\t' },
+      { "\\u ASCII", [["\u0041\u007a"]], "Az" },
+      { "\\u0000 is a NUL byte", [["a\u0000b"]], "a\0b" },
+      { "\\u 2-byte", [["\u00e9\u00E9"]], "\195\169\195\169" },
+      { "\\u 3-byte", [["\u20ac"]], "\226\130\172" },
+      { "\\u U+FFFF", [["\uffff"]], "\239\191\191" },
+      { "surrogate pair", [["\ud83d\ude00"]], "\240\159\152\128" },
+      { "surrogate pair, upper case", [["\uD83D\uDE00"]], "\240\159\152\128" },
+      { "U+10FFFF as a pair", [["\uDBFF\uDFFF"]], "\244\143\191\191" },
+      { "raw UTF-8 passes through", '"caf\195\169 \226\130\172 \240\159\152\128"', "caf\195\169 \226\130\172 \240\159\152\128" },
+      { "raw DEL is allowed", '"\127"', "\127" },
+      { "escape between UTF-8", '"\195\169\\n\240\159\152\128"', "\195\169\n\240\159\152\128" },
+      { "empty", '""', "" },
+      { "key with escapes", '{"a\\"b\\u00e9":1}', nil },
+    }
+    for _, c in ipairs(cases) do
+      it(c[1], function()
+        local v, err = decode(c[2])
+        assert.is_nil(err)
+        if c[3] then assert.equal(c[3], v) else assert.equal(1, v['a"b\195\169']) end
+      end)
+    end
+
+    it("escapes and UTF-8 wherever they fall (word-at-a-time scan)", function()
+      local pieces = { '"', "\\", "\n", "\0", "\31", "\127", "\195\169", "\226\130\172", "\240\159\152\128" }
+      for _, p in ipairs(pieces) do
+        for len = 0, 24 do
+          for pos = 0, len do
+            local s = ("x"):rep(pos) .. p .. ("y"):rep(len - pos)
+            assert.equal(s, decode(encode(s)))
+            assert.equal(s, decode(encode({ [s] = 1 }))[s] and s)
+          end
+        end
+      end
+    end)
+
+    it("2000 random strings round-trip through encode", function()
+      math.randomseed(77)
+      local alphabet = { "a", "Z", " ", "/", '"', "\\", "\n", "\t", "\0", "\1", "\31", "\127",
+        "\195\169", "\226\130\172", "\240\159\152\128", "\244\143\191\191", "longer plain text run " }
+      for _ = 1, 2000 do
+        local t = {}
+        for j = 1, math.random(0, 60) do t[j] = alphabet[math.random(#alphabet)] end
+        local s = table.concat(t)
+        assert.equal(s, decode(encode(s)))
+      end
+    end)
+
+    it("long strings, escaped and not", function()
+      local plain = ("0123456789abcdef"):rep(65536)
+      assert.equal(plain, decode('"' .. plain .. '"'))
+      local esc = ("line\\n\\u00e9"):rep(50000)
+      assert.equal(("line\n\195\169"):rep(50000), decode('"' .. esc .. '"'))
+      assert.equal("ok", decode('"ok"')) -- after the big scratch was dropped
+    end)
+  end)
+
+  describe("errors say what and where", function()
+    local cases = {
+      { "empty input", "", at("unexpected end of input", 1) },
+      { "only whitespace", " \n ", at("unexpected end of input", 4, 2, 2) },
+      { "unclosed array", "[", at("unexpected end of input", 2) },
+      { "unclosed array after a value", "[1", at("unexpected end of input", 3) },
+      { "unclosed object", '{"a":1', at("unexpected end of input", 7) },
+      { "object cut after the key", '{"a"', at("unexpected end of input", 5) },
+      { "object cut after the colon", '{"a":', at("unexpected end of input", 6) },
+      { "object cut after a comma", '{"a":1,', at("unexpected end of input", 8) },
+      { "trailing comma in an array", "[1,]", at("expected a value", 4) },
+      { "missing comma in an array", "[1 2]", at("expected ',' or ']'", 4) },
+      { "missing comma in an object", '{"a":1 "b":2}', at("expected ',' or '}'", 8) },
+      { "missing colon", '{"a" 1}', at("expected ':'", 6) },
+      { "unquoted key", "{a:1}", at("expected a string key or '}'", 2) },
+      { "trailing comma in an object", '{"a":1,}', at("expected a string key", 8) },
+      { "number key", '{"a":1,2:3}', at("expected a string key", 8) },
+      { "closing the wrong bracket", "[1}", at("expected ',' or ']'", 3) },
+      { "closing the wrong brace", '{"a":1]', at("expected ',' or '}'", 7) },
+      { "a stray closer", "]", at("expected a value", 1) },
+      { "two values", "1 2", at("trailing characters", 3) },
+      { "text after the value", "[1]x", at("trailing characters", 4) },
+      { "a second document", "{}{}", at("trailing characters", 3) },
+      { "cut literal", "tru", at("unexpected end of input", 4) },
+      { "bad literal", "trux", at("invalid literal", 1) },
+      { "bad literal in an array", "[nul]", at("invalid literal", 2) },
+      { "capitalised literal", "True", at("expected a value", 1) },
+      { "NaN", "NaN", at("expected a value", 1) },
+      { "Infinity", "Infinity", at("expected a value", 1) },
+      { "-Infinity", "-Infinity", at("invalid number", 2) },
+      { "leading zero", "01", at("invalid number", 2) },
+      { "negative leading zero", "-01", at("invalid number", 3) },
+      { "plus sign", "+1", at("expected a value", 1) },
+      { "leading dot", ".5", at("expected a value", 1) },
+      { "trailing dot", "1.", at("unexpected end of input", 3) },
+      { "dot then exponent", "1.e5", at("invalid number", 3) },
+      { "empty exponent", "1e", at("unexpected end of input", 3) },
+      { "signed empty exponent", "[1e+]", at("invalid number", 5) },
+      { "letter in exponent", "1ex", at("invalid number", 3) },
+      { "lone minus", "-", at("unexpected end of input", 2) },
+      { "minus space", "- 1", at("invalid number", 2) },
+      { "hex", "0x10", at("trailing characters", 2) },
+      { "two dots", "1.2.3", at("trailing characters", 4) },
+      { "too large", "[1e400]", at("number out of range", 2) },
+      { "too large negative", '{"x":-1.5e309}', at("number out of range", 6) },
+      { "too many digits to fit", "1" .. ("0"):rep(400), at("number out of range", 1) },
+      { "unterminated string", '"abc', at("unexpected end of input", 5) },
+      { "unterminated after an escape", '"a\\', at("unexpected end of input", 4) },
+      { "unknown escape", '"\\x"', at("invalid escape", 2) },
+      { "escaped single quote", [["\'"]], at("invalid escape", 2) },
+      { "bad \\u digit", '"ab\\u12G4"', at("invalid \\u escape", 4) },
+      { "short \\u", '"\\u12"', at("invalid \\u escape", 2) },
+      { "\\u cut by the end", '"\\u12', at("unexpected end of input", 6) },
+      { "lone high surrogate", '"\\ud800"', at("lone surrogate in \\u escape", 2) },
+      { "lone low surrogate", '"x\\udc00"', at("lone surrogate in \\u escape", 3) },
+      { "high surrogate then a letter", '"\\ud83dx"', at("lone surrogate in \\u escape", 2) },
+      { "high surrogate then a non-surrogate", '"\\ud83d\\u0041"', at("lone surrogate in \\u escape", 2) },
+      { "two high surrogates", '"\\ud83d\\ud83d"', at("lone surrogate in \\u escape", 2) },
+      { "high surrogate then a bad \\u", '"\\ud83d\\uZZZZ"', at("invalid \\u escape", 8) },
+      { "high surrogate cut by the end", '"\\ud83d', at("unexpected end of input", 8) },
+      { "raw newline in a string", '"a\nb"', at("control character in string", 3) },
+      { "raw tab in a string", '["\t"]', at("control character in string", 3) },
+      { "raw NUL in a string", '"\0"', at("control character in string", 2) },
+      { "control char after an escape", '"\\n\1"', at("control character in string", 4) },
+      { "invalid UTF-8 in a string", '"ok \255"', at("invalid UTF-8", 5) },
+      { "invalid UTF-8 after an escape", '"\\n\192\128"', at("invalid UTF-8", 4) },
+      { "invalid UTF-8 in a key", '{"\237\160\128":1}', at("invalid UTF-8", 3) },
+      { "truncated UTF-8 at the end", '"\226\130', at("invalid UTF-8", 2) },
+      { "UTF-8 outside a string", "\195\169", at("expected a value", 1) },
+      { "Latin-1 deep in a long string", '"' .. ("x"):rep(40) .. "caf\233\"", at("invalid UTF-8", 45) },
+      { "byte order mark", "\239\187\191{}", at("byte order mark at start of input (not JSON)", 1) },
+      { "lines and columns", '{\n  "a": 1,\n  "b": tru\n}', at("invalid literal", 20, 3, 8) },
+      { "CRLF counts one line", "[\r\n1,\r\nx]", at("expected a value", 8, 3, 1) },
+      { "single quotes", "{'a':1}", at("expected a string key or '}'", 2) },
+      { "comments", "[1 // no\n]", at("expected ',' or ']'", 4) },
+    }
+    for _, c in ipairs(cases) do
+      it(c[1], function() assert.equal(c[3], failure(c[2])) end)
+    end
+
+    local invalid_utf8 = {
+      "\128", "\191", "\192\128", "\193\191", "\224\128\128", "\224\159\191", "\237\160\128", "\237\191\191",
+      "\240\128\128\128", "\240\143\191\191", "\244\144\128\128", "\245\128\128\128", "\254", "\255",
+      "\195\40", "\226\130\40", "\240\159\152\40", "\237\160\189\237\184\128",
+    }
+    it("every kind of invalid UTF-8 in a string", function()
+      for _, b in ipairs(invalid_utf8) do
+        assert.equal(at("invalid UTF-8", 3), failure('["' .. b .. '"]'), ("%q"):format(b))
+        assert.equal(at("invalid UTF-8", 10), failure('{"k":"a\\n' .. b .. '"}'), ("%q"):format(b))
+      end
+    end)
+
+    it("non-strings: keel.json.decode returns an error, keel.core.json.decode raises", function()
+      for _, v in ipairs { 5, true, {}, json.null } do
+        local r, err = kjson.decode(v)
+        assert.is_nil(r)
+        assert.equal("keel.json: string expected", err)
+        local ok, msg = pcall(decode, v)
+        assert.is_false(ok)
+        assert.is_truthy(msg:find("bad argument #1 to '", 1, true), msg)
+      end
+      local r, err = kjson.decode(nil)
+      assert.is_nil(r)
+      assert.equal("keel.json: string expected", err)
+      assert.is_false(pcall(decode))
+    end)
+
+    it("bad options are misuse", function()
+      assert.is_false(pcall(decode, "[]", "x"))
+      assert.is_false(pcall(decode, "[]", { max_depth = 0 }))
+      assert.is_false(pcall(decode, "[]", { max_depth = 1001 }))
+      assert.is_false(pcall(decode, "[]", { max_depth = 1.5 }))
+      assert.is_false(pcall(decode, "[]", { max_depth = "2" }))
+      assert.same({ 1 }, decode("[1]", {}))
+      assert.same({ 1 }, kjson.decode("[1]", { max_depth = 1 }))
+    end)
+  end)
+
+  describe("nesting", function()
+    local function nest(n, open, close, inner)
+      return open:rep(n) .. (inner or "") .. close:rep(n)
+    end
+
+    it("1000 levels decode, 1001 do not", function()
+      local v = assert(decode(nest(1000, "[", "]")))
+      local d = 0
+      while type(v) == "table" and v[1] do v, d = v[1], d + 1 end
+      assert.equal(999, d)
+      assert.equal(nest(127, "[", "]"), encode(assert(decode(nest(127, "[", "]"))))) -- encode stops at 128
+      assert.equal(at("nesting deeper than 1000", 1001), failure(nest(1001, "[", "]")))
+      assert.is_table(decode(nest(1000, '{"a":', "}", "1")))
+      assert.equal(at("nesting deeper than 1000", 5001), failure(nest(1001, '{"a":', "}", "1")))
+    end)
+
+    it("100000 open brackets fail fast, never overflow a stack", function()
+      assert.equal(at("nesting deeper than 1000", 1001), failure(("["):rep(100000)))
+      assert.equal(at("nesting deeper than 1000", 3001), failure(("[{\"k\":"):rep(50000)))
+    end)
+
+    it("max_depth", function()
+      assert.same({ { 1 } }, decode("[[1]]", { max_depth = 2 }))
+      assert.equal(at("nesting deeper than 1", 2), failure("[[1]]", { max_depth = 1 }))
+      assert.equal(1, decode("1", { max_depth = 1 }))
+    end)
+
+    it("1000 levels with a batch of members pending at every level (Lua stack use)", function()
+      local members, kmembers = {}, {}
+      for i = 1, 63 do
+        members[i] = tostring(i)
+        kmembers[i] = ('"k%02d":%d'):format(i, i)
+      end
+      local m, km = table.concat(members, ","), table.concat(kmembers, ",")
+      local open_a, open_o = "[" .. m .. ",", "{" .. km .. ',"z":'
+      local s = open_a:rep(500) .. open_o:rep(499) .. "{}" .. ("}"):rep(499) .. ("]"):rep(500)
+      local v = assert(decode(s))
+      for _ = 1, 500 do
+        assert.equal(64, #v)
+        v = v[64]
+      end
+      for _ = 1, 499 do
+        assert.equal(63, v.k63)
+        v = v.z
+      end
+      assert.same({}, v)
+      assert.is_nil(getmetatable(v))
+    end)
+  end)
+
+  describe("round trips", function()
+    local canonical = {
+      '{"tags":[]}',
+      "[[],{},[[]],[{}],[[[]]],{\"a\":{\"b\":{\"c\":[]}}}]",
+      '{"a":[1,2,{"b":null}],"c":"d","e":true,"f":false}',
+      '[0,-1,1.5,-0.25,1e+300,2.2250738585072014e-308,0.1,0.30000000000000004,9007199254740991,12345678.9]',
+      '"\\"\\\\\\b\\f\\n\\r\\t\\u0000\\u001f\\u007f caf\195\169 \240\159\152\128 </script>"',
+      '{"":1,"A":2,"a":3,"a\\u0000":4,"\195\169":5}',
+      '{"choices":[{"finish_reason":"tool_calls","index":0,"message":{"content":null,"role":"assistant",'
+        .. '"tool_calls":[{"function":{"arguments":"{\\"tags\\":[]}","name":"tag"},"id":"call_1",'
+        .. '"type":"function"}]}}],"usage":{"completion_tokens":16,"prompt_tokens":112,"total_tokens":128}}',
+    }
+    if LUA54 then canonical[#canonical + 1] = "[9223372036854775807,-9223372036854775808,9007199254740993]" end
+    for i, s in ipairs(canonical) do
+      it("canonical input " .. i .. " comes back byte for byte", function()
+        assert.equal(s, encode(assert(decode(s))))
+      end)
+    end
+
+    it("a tool call's arguments survive a multi-turn loop", function()
+      local args = '{"filters":{},"limit":10,"tags":[]}'
+      local turn = encode({ role = "assistant", tool_calls = { { ["function"] = { arguments = args } } } })
+      local back = decode(turn)
+      local input = decode(back.tool_calls[1]["function"].arguments)
+      assert.equal(args, encode(input))
+      assert.equal(turn, encode(back))
+    end)
+  end)
+
+  describe("mutations never raise", function()
+    local seeds = {
+      '{"id":"chatcmpl-1","choices":[{"index":0,"message":{"role":"assistant","content":"caf\195\169 \\u00e9\\ud83d\\ude00",'
+        .. '"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{\\"a\\":[1,2.5e-3,-0]}"}}]},'
+        .. '"finish_reason":"stop"}],"usage":{"prompt_tokens":112,"completion_tokens":16,"total_tokens":128}}',
+      '[[],{},null,true,false,-0.0,1e300,"\\n\\t\\"x",[{"":[]}]]',
+      '{"a":{"b":{"c":{"d":[1,[2,[3,[4]]]]}}}}',
+    }
+    local interesting = { "[", "]", "{", "}", ",", ":", '"', "\\", "u", "d", "8", "0", "-", ".", "e", "+",
+      " ", "\n", "\0", "\31", "\127", "\128", "\191", "\192", "\237", "\240", "\244", "\255", "t", "n" }
+
+    local function mutate(s)
+      for _ = 1, math.random(1, 4) do
+        local n = #s
+        local i = math.random(1, n + 1)
+        local r = math.random(6)
+        if r == 1 and n > 0 then -- replace a byte
+          s = s:sub(1, i - 1) .. interesting[math.random(#interesting)] .. s:sub(i + 1)
+        elseif r == 2 then -- insert
+          s = s:sub(1, i - 1) .. interesting[math.random(#interesting)] .. s:sub(i)
+        elseif r == 3 and n > 0 then -- delete a run
+          s = s:sub(1, i - 1) .. s:sub(i + math.random(1, 8))
+        elseif r == 4 then -- duplicate a slice
+          local j = math.min(n, i + math.random(0, 20))
+          s = s:sub(1, j) .. s:sub(i, j) .. s:sub(j + 1)
+        elseif r == 5 then -- cut
+          s = s:sub(1, i - 1)
+        else -- random byte
+          s = s:sub(1, i - 1) .. string.char(math.random(0, 255)) .. s:sub(i + 1)
+        end
+      end
+      return s
+    end
+
+    it("decode returns a value or nil and a positioned message, for 30000 mutants", function()
+      math.randomseed(1234)
+      local ok_count, err_count = 0, 0
+      for k = 1, math.floor(30000 / SLOW) do
+        local s = mutate(seeds[k % #seeds + 1])
+        local v, err = decode(s) -- no pcall: a raise fails the test
+        if err == nil then
+          ok_count = ok_count + 1
+          -- what decodes always encodes, and the encoding is a fixed point
+          local e = encode(v)
+          assert.equal(e, encode(assert(decode(e))), s)
+        else
+          err_count = err_count + 1
+          assert.is_nil(v)
+          local byte = err:match("^keel%.json: [^\n]- at byte (%d+) %(line %d+, column %d+%)$")
+          assert.is_truthy(byte, err)
+          assert.is_true(tonumber(byte) >= 1 and tonumber(byte) <= #s + 1, err)
+        end
+      end
+      assert.is_true(ok_count > 100 and err_count > 1000, ok_count .. " ok, " .. err_count .. " errors")
+    end)
+  end)
+
+  describe("re-entrancy", function()
+    it("a finalizer that decodes while a decode runs gets its own state", function()
+      local parts = {}
+      for i = 1, 400 do parts[i] = ('"k%04d":"v\\n\\u00e9 %d"'):format(i, i) end
+      local doc = "{" .. table.concat(parts, ",") .. "}"
+      local want = encode(assert(decode(doc)))
+      local inside, ran_inside, inner = false, 0, {}
+      collectgarbage()
+      local pause = collectgarbage("setpause", 0)
+      local stepmul = collectgarbage("setstepmul", 1000)
+      local ok, err = pcall(function()
+        local t0 = os.clock()
+        for n = 1, 100000 do
+          if ran_inside >= 20 or (n > 2000 and (ran_inside > 0 or os.clock() - t0 > 10)) then break end
+          for _ = 1, 5 do
+            with_gc(function()
+              if inside then ran_inside = ran_inside + 1 end
+              inner[#inner + 1] = decode('["in\\tner",{"x":[]}]')
+            end)
+          end
+          inside = true
+          local v = decode(doc)
+          inside = false
+          if encode(v) ~= want then error("outer result corrupted") end
+        end
+      end)
+      inside = false
+      collectgarbage("setpause", pause)
+      collectgarbage("setstepmul", stepmul)
+      assert(ok, err)
+      collectgarbage()
+      for _, r in ipairs(inner) do assert.equal('["in\\tner",{"x":[]}]', encode(r)) end
+      assert.is_true(ran_inside > 0, "no finalizer ran inside decode; the test proves nothing")
+    end)
+  end)
+end)

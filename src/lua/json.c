@@ -1,14 +1,27 @@
-/* keel.core.json: a deterministic JSON encoder.
+/* keel.core.json: a deterministic JSON encoder and a strict decoder.
  *
  *   json.encode(value) -> string   raises "keel.json: <what> at <JSON pointer>"
- *   json.null                      lightuserdata NULL (== cjson.null) -> null
+ *   json.decode(text [, opts]) -> value | nil, "keel.json: <what> at byte N
+ *                                  (line L, column C)"; raises only on misuse
+ *                                  (text not a string, bad opts)
+ *   json.null                      lightuserdata NULL (== cjson.null) <-> null
  *   json.array_mt                  a table with it is always an array ({} -> [])
  *   json.array(t)                  setmetatable(t or {}, array_mt), returns t
  *
- * Why not cjson.encode: Debian's lua-cjson 2.1.0 writes {} for an empty array,
- * keys in hash order and floats with 14 digits. keel needs `[]` in tool
- * schemas, the same bytes for the same value under Lua 5.4 and LuaJIT (cache
- * keys, cassettes) and floats that round-trip. cjson still decodes.
+ * Why not lua-cjson: Debian's 2.1.0 writes {} for an empty array, keys in
+ * hash order and floats with 14 digits, and decodes [] as a plain {} and every
+ * number as a float under 5.4. keel needs `[]` in tool schemas and tool
+ * inputs, the same bytes for the same value under Lua 5.4 and LuaJIT (cache
+ * keys, cassettes), floats that round-trip and integer token counts.
+ *
+ * Decoding (the parser is src/core/jsondec.c, which has the full rules): RFC
+ * 8259, strictly. Arrays are tables with array_mt, so encode(decode(s)) == s
+ * for canonical s ([] stays []); objects are plain tables, the last of
+ * duplicate keys winning (as JSON.parse); null is json.null. An integer
+ * literal that fits int64 is a Lua integer under 5.4 ("-0" is 0; LuaJIT: the
+ * nearest double); any other number is a float, correctly rounded whatever
+ * LC_NUMERIC says; beyond a double's range is an error. opts.max_depth
+ * (1..1000, default 1000) limits nesting. A leading BOM is an error.
  *
  * Rules: strings must be valid UTF-8 (RFC 3629: no overlongs, surrogates or
  * values above U+10FFFF) and are escaped per RFC 8259, plus DEL as \u007f.
@@ -32,7 +45,10 @@
  * Strings and tables being encoded stay referenced from the Lua stack, except
  * in objects too big for the stack (more than STACK_PAIRS_MAX keys), whose key
  * strings are referenced by the table only: the table must not be changed
- * while it is encoded (only a __gc finalizer running mid-encode could). */
+ * while it is encoded (only a __gc finalizer running mid-encode could).
+ * The decoder builds its values on the Lua stack (nothing to free if an
+ * allocation raises) and keeps the parser's scratch buffer in a userdata
+ * state of its own, reused the same way. */
 #include <locale.h>
 #include <math.h>
 #include <stdarg.h>
@@ -43,6 +59,7 @@
 
 #include "common.h"
 #include "../core/buf.h"
+#include "../core/jsondec.h"
 
 #define JSON_MAX_DEPTH 128
 #define JSON_MAX_OUTPUT ((size_t)1 << 30) /* LuaJIT strings stop just under 2 GiB */
@@ -87,25 +104,6 @@ typedef struct {
 
 /* ---- errors ---------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (n bytes available), 0 if invalid.
- * Table 3-7 of the Unicode standard: this rejects overlongs (C0, C1, E0 80..9F,
- * F0 80..8F), surrogates (ED A0..BF) and code points above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *p, size_t n) {
-  unsigned c = p[0];
-  if (c < 0xC2) return 0; /* continuation byte or overlong lead */
-  if (c < 0xE0) return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-  if (c < 0xF0) {
-    unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    return n >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 ? 3 : 0;
-  }
-  if (c < 0xF5) {
-    unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    return n >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80
-               ? 4 : 0;
-  }
-  return 0;
-}
-
 typedef struct {
   char *p, *end;
 } sbuf;
@@ -132,7 +130,7 @@ static int ptr_key(sbuf *s, const char *k, size_t len) {
     else if (c == '/') memcpy(tmp, "~1", m = 2);
     else if (c < 0x20 || c == 0x7f) m = (size_t)snprintf(tmp, sizeof tmp, "\\x%02X", c);
     else if (c < 0x80) tmp[0] = (char)c, m = 1;
-    else if ((n = utf8_seq((const unsigned char *)k + i, len - i)) != 0) memcpy(tmp, k + i, m = n);
+    else if ((n = kl_utf8_seq((const unsigned char *)k + i, len - i)) != 0) memcpy(tmp, k + i, m = n);
     else n = 1, m = (size_t)snprintf(tmp, sizeof tmp, "\\x%02X", c);
     if (!sb_put(s, tmp, m)) {
       if (s->p == start + 1) s->p = start;
@@ -316,7 +314,7 @@ slow:
         continue;
       }
       if (k == 8) {
-        size_t m = utf8_seq((const unsigned char *)s + i, len - i);
+        size_t m = kl_utf8_seq((const unsigned char *)s + i, len - i);
         if (!m) json_fail(e, depth, is_key ? "invalid UTF-8 in object key" : "invalid UTF-8 in string");
         i += m;
         continue;
@@ -702,6 +700,199 @@ static void enc_value(enc *e, int idx, int depth) {
   }
 }
 
+/* ---- decoding ------------------------------------------------------------------ */
+
+/* Tables are built on the Lua stack: a container's members are pushed above
+ * a placeholder slot and stored in batches, the first batch into a table
+ * made with room for exactly that many (so small objects and arrays, the
+ * usual case, are sized once, never rehashed). Frames at depth < DEC_SHALLOW
+ * gather up to DEC_CHUNK members; deeper ones store each member at once, so
+ * 1000 levels take about 2 slots each: under LuaJIT's 8000-slot limit on a
+ * C function's stack, whatever the input. */
+#define DEC_SHALLOW 16
+#define DEC_CHUNK 64
+#define DEC_KEEP_SCRATCH ((size_t)1 << 20) /* a larger scratch is freed after a call */
+#define DSTATE_MT "keel.json.dstate"
+
+/* Upvalues of decode. */
+#define UV_DSTATE lua_upvalueindex(1)
+#define UV_DARRAY_MT lua_upvalueindex(2)
+#define UV_DSTATE_MT lua_upvalueindex(3)
+
+typedef struct {
+  int base;      /* stack slot of the table (a nil placeholder until it is made) */
+  int is_object;
+  int made;
+  int limit;     /* members gathered before they are stored */
+  int pending;   /* members on the stack above base (key/value pairs for objects) */
+  lua_Integer n; /* array elements stored so far */
+} dframe;
+
+typedef struct {
+  kl_jd p;       /* owns the scratch buffer for strings with escapes */
+  int busy;      /* in use by a decode: a re-entrant call takes a fresh state */
+  dframe f[KL_JD_MAX_DEPTH + 1];
+} dstate;
+
+static inline void seti(lua_State *L, int t, lua_Integer i) {
+#if LUA_VERSION_NUM >= 503
+  lua_rawseti(L, t, i);
+#else
+  lua_rawseti(L, t, (int)i);
+#endif
+}
+
+/* Stores the pending members of f into its table (made now if need be) and
+ * leaves the table on top. Object members are set in input order, so the
+ * last of duplicate keys wins. */
+static void store(lua_State *L, dframe *f) {
+  int base = f->base, k = f->pending;
+  if (!f->made) {
+    lua_createtable(L, f->is_object ? 0 : k, f->is_object ? k : 0);
+    lua_replace(L, base);
+    f->made = 1;
+    if (!f->is_object) { /* into the array part sized for them: pop from the top */
+      for (int i = k; i >= 1; i--) seti(L, base, f->n + i);
+      f->n += k;
+      f->pending = 0;
+      return;
+    }
+  }
+  if (f->is_object) {
+    for (int i = 0; i < k; i++) {
+      lua_pushvalue(L, base + 1 + 2 * i);
+      lua_pushvalue(L, base + 2 + 2 * i);
+      lua_rawset(L, base);
+    }
+  } else {
+    for (int i = 1; i <= k; i++) { /* in order: the table grows as it would */
+      lua_pushvalue(L, base + i);
+      seti(L, base, f->n + i);
+    }
+    f->n += k;
+  }
+  f->pending = 0;
+  lua_settop(L, base);
+}
+
+static void dstate_release(dstate *st) {
+  st->busy = 0;
+  if (st->p.scratch.cap > DEC_KEEP_SCRATCH) kl_buf_free(&st->p.scratch);
+}
+
+static int dstate_gc(lua_State *L) {
+  dstate *st = lua_touserdata(L, 1);
+  kl_jd_free(&st->p);
+  return 0;
+}
+
+/* Pushes a new decoder state; its metatable is at mt. */
+static dstate *new_dstate(lua_State *L, int mt) {
+  dstate *st = lua_newuserdatauv(L, sizeof *st, 0);
+  kl_jd_init(&st->p);
+  st->busy = 0;
+  lua_pushvalue(L, mt);
+  lua_setmetatable(L, -2);
+  return st;
+}
+
+static int l_decode(lua_State *L) {
+  size_t len;
+  luaL_checktype(L, 1, LUA_TSTRING);
+  const char *text = lua_tolstring(L, 1, &len);
+  int max_depth = KL_JD_MAX_DEPTH;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer md = keel_optintfield(L, 2, "max_depth", KL_JD_MAX_DEPTH);
+    luaL_argcheck(L, md >= 1 && md <= KL_JD_MAX_DEPTH, 2, "max_depth must be 1..1000");
+    max_depth = (int)md;
+  }
+  lua_settop(L, 1);
+  dstate *st = lua_touserdata(L, UV_DSTATE);
+  /* Busy: a finalizer running mid-decode called decode again, or an earlier
+   * call died of out-of-memory inside a Lua API call. */
+  if (st->busy) st = new_dstate(L, UV_DSTATE_MT);
+  st->busy = 1;
+  kl_jd *p = &st->p;
+  kl_jd_start(p, text, len, max_depth);
+  dframe *f = NULL;
+  int depth = 0;
+  for (;;) {
+    switch (kl_jd_next(p)) {
+    case KL_JD_OBJECT:
+    case KL_JD_ARRAY: {
+      int limit = depth < DEC_SHALLOW ? DEC_CHUNK : 1;
+      if (!lua_checkstack(L, 2 * limit + 4)) {
+        kl_jd_fail(p, KL_JD_E_STACK, (size_t)(p->raw - text));
+        goto fail;
+      }
+      lua_pushnil(L);
+      f = &st->f[++depth];
+      f->base = lua_gettop(L);
+      f->is_object = *p->raw == '{';
+      f->made = 0;
+      f->limit = limit;
+      f->pending = 0;
+      f->n = 0;
+      continue;
+    }
+    case KL_JD_OBJECT_END:
+    case KL_JD_ARRAY_END:
+      if (f->pending || !f->made) store(L, f);
+      if (!f->is_object) {
+        lua_pushvalue(L, UV_DARRAY_MT);
+        lua_setmetatable(L, f->base);
+      }
+      f = --depth ? &st->f[depth] : NULL;
+      break;
+    case KL_JD_KEY:
+      lua_pushlstring(L, p->str, p->len);
+      continue;
+    case KL_JD_STRING:
+      lua_pushlstring(L, p->str, p->len);
+      break;
+    case KL_JD_INT:
+#if LUA_VERSION_NUM >= 503
+      lua_pushinteger(L, (lua_Integer)p->i);
+#else
+      lua_pushnumber(L, (lua_Number)p->i); /* beyond 2^53: the nearest double */
+#endif
+      break;
+    case KL_JD_DOUBLE:
+      lua_pushnumber(L, p->d);
+      break;
+    case KL_JD_TRUE:
+      lua_pushboolean(L, 1);
+      break;
+    case KL_JD_FALSE:
+      lua_pushboolean(L, 0);
+      break;
+    case KL_JD_NULL:
+      lua_pushlightuserdata(L, NULL);
+      break;
+    case KL_JD_END:
+      dstate_release(st);
+      return 1;
+    default:
+      goto fail;
+    }
+    if (f && ++f->pending >= f->limit) store(L, f);
+  }
+
+fail: {
+  char msg[160];
+  int nomem = p->err == KL_JD_E_NOMEM;
+  memcpy(msg, "keel.json: ", 11);
+  kl_jd_errmsg(p, msg + 11, sizeof msg - 11);
+  dstate_release(st);
+  if (nomem) luaL_error(L, "keel.json: out of memory");
+  lua_settop(L, 1);
+  lua_pushnil(L);
+  lua_pushstring(L, msg);
+  return 2;
+}
+}
+
 /* ---- the module ---------------------------------------------------------------- */
 
 static int state_gc(lua_State *L) {
@@ -763,13 +954,18 @@ static const luaL_Reg state_meta[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg dstate_meta[] = {
+  {"__gc", dstate_gc},
+  {NULL, NULL}
+};
+
 static const luaL_Reg no_methods[] = {
   {NULL, NULL}
 };
 
 KEEL_API int luaopen_keel_core_json(lua_State *L) {
   keel_new_class(L, STATE_MT, state_meta, no_methods);
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 5);
   int mod = lua_gettop(L);
 
   /* In the registry too, so other bindings (a YAML or JSON decoder) can mark
@@ -790,6 +986,16 @@ KEEL_API int luaopen_keel_core_json(lua_State *L) {
   lua_pushcclosure(L, l_encode, 3);
   lua_setfield(L, mod, "encode");
   lua_pop(L, 1); /* the state metatable */
+
+  keel_new_class(L, DSTATE_MT, dstate_meta, no_methods);
+  luaL_getmetatable(L, DSTATE_MT);
+  int dmt = lua_gettop(L);
+  new_dstate(L, dmt); /* the shared decoder state */
+  lua_pushvalue(L, mt);
+  lua_pushvalue(L, dmt);
+  lua_pushcclosure(L, l_decode, 3);
+  lua_setfield(L, mod, "decode");
+  lua_pop(L, 1); /* the decoder state metatable */
 
   lua_setfield(L, mod, "array_mt");
   lua_pushlightuserdata(L, NULL);
