@@ -929,6 +929,33 @@ describe("keel.core.json decode", function()
       end
     end)
 
+    it("long escaped strings: the output window is crossed by every kind of step", function()
+      local cjk, emoji = "\228\189\160\229\165\189", "\240\159\152\128"
+      for _, c in ipairs {
+        { "\\n" .. cjk:rep(5000), "\n" .. cjk:rep(5000) },
+        { "\\t" .. emoji:rep(3000) .. "x", "\t" .. emoji:rep(3000) .. "x" },
+        { ("\\ud83d\\ude00"):rep(3000), emoji:rep(3000) },
+        { ("\\u00e9\\n"):rep(3000), ("\195\169\n"):rep(3000) },
+        { "\\/" .. ("a"):rep(100000) .. "\\/", "/" .. ("a"):rep(100000) .. "/" },
+      } do
+        assert.equal(c[2], decode('"' .. c[1] .. '"'))
+      end
+      math.randomseed(99)
+      local alphabet = { "a", "bcdefgh", "\\n", "\\\"", "\\u00e9", "\\ud83d\\ude00", "\\u20ac", cjk, emoji,
+        "\195\169", ("x"):rep(300) }
+      local want = { a = "a", bcdefgh = "bcdefgh", ["\\n"] = "\n", ["\\\""] = '"', ["\\u00e9"] = "\195\169",
+        ["\\ud83d\\ude00"] = emoji, ["\\u20ac"] = "\226\130\172", [cjk] = cjk, [emoji] = emoji,
+        ["\195\169"] = "\195\169", [("x"):rep(300)] = ("x"):rep(300) }
+      for _ = 1, math.floor(300 / SLOW) do
+        local raw, out = { "\\n" }, { "\n" }
+        for j = 2, math.random(1, 400) do
+          local piece = alphabet[math.random(#alphabet)]
+          raw[j], out[j] = piece, want[piece]
+        end
+        assert.equal(table.concat(out), decode('"' .. table.concat(raw) .. '"'))
+      end
+    end)
+
     it("long strings, escaped and not", function()
       local plain = ("0123456789abcdef"):rep(65536)
       assert.equal(plain, decode('"' .. plain .. '"'))
@@ -1171,8 +1198,8 @@ describe("keel.core.json decode", function()
 
     it("decode returns a value or nil and a positioned message, for 30000 mutants", function()
       math.randomseed(1234)
-      local ok_count, err_count = 0, 0
-      for k = 1, math.floor(30000 / SLOW) do
+      local ok_count, err_count, n = 0, 0, math.floor(30000 / SLOW)
+      for k = 1, n do
         local s = mutate(seeds[k % #seeds + 1])
         local v, err = decode(s) -- no pcall: a raise fails the test
         if err == nil then
@@ -1188,7 +1215,8 @@ describe("keel.core.json decode", function()
           assert.is_true(tonumber(byte) >= 1 and tonumber(byte) <= #s + 1, err)
         end
       end
-      assert.is_true(ok_count > 100 and err_count > 1000, ok_count .. " ok, " .. err_count .. " errors")
+      -- both outcomes common enough to mean something (about 5% decode)
+      assert.is_true(ok_count > n / 100 and err_count > n / 4, ok_count .. " ok, " .. err_count .. " errors")
     end)
   end)
 
