@@ -169,6 +169,22 @@ function M.unreported_usage()
     reported = false }
 end
 
+--- stream_response(st, finish_reason, usage_of) -> the fields every
+--- provider's stream state assembles the same way (st.text pieces, ids,
+--- stop reason, usage, a bounded raw).
+function M.stream_response(st, finish_reason, usage_of)
+  return {
+    id = st.id,
+    model = st.model,
+    content = table.concat(st.text),
+    stop_reason = st.stop_reason,
+    finish_reason = finish_reason(st.stop_reason),
+    usage = usage_of(st.usage),
+    -- Not every event: a long stream would hold thousands of tables.
+    raw = { events = st.nraw, first = st.first_raw, last = st.last_raw },
+  }
+end
+
 --- is_null(v): v is absent or JSON null.
 function M.is_null(v) return v == nil or v == null end
 

@@ -187,16 +187,7 @@ end
 
 -- The state after a stream: the response as far as it got.
 local function assemble(st)
-  local resp = {
-    id = st.id,
-    model = st.model,
-    content = concat(st.text),
-    stop_reason = st.stop_reason,
-    finish_reason = M.finish_reason(st.stop_reason),
-    usage = usage_of(st.usage),
-    -- Not every event: a long stream would hold thousands of tables.
-    raw = { events = st.nraw, first = st.first_raw, last = st.last_raw },
-  }
+  local resp = base.stream_response(st, M.finish_reason, usage_of)
   if #st.reasoning > 0 then resp.reasoning = concat(st.reasoning) end
   if st.ncalls > 0 then
     local tc = {}
