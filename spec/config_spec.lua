@@ -222,6 +222,15 @@ describe("keel.client options", function()
     assert.has_error(function() c:chat { prompt = "x" } end, "keel: client is closed")
   end)
 
+  it("asks for a key before calling a provider's own endpoint without one", function()
+    local c = keel.client { provider = "anthropic", model = "m" }
+    local saved = os.getenv("ANTHROPIC_API_KEY")
+    if saved then pending("ANTHROPIC_API_KEY is set here") return end
+    assert.has_error(function() c:chat { prompt = "x" } end,
+      "keel: provider 'anthropic' needs an api_key: set ANTHROPIC_API_KEY or give api_key=")
+    c:close()
+  end)
+
   it("never sends an environment key to a base_url the user chose", function()
     local c = keel.client { provider = "openai", base_url = "http://127.0.0.1:9/v1" }
     local p = c:provider("openai")

@@ -122,6 +122,11 @@ local function new_provider(name, s)
     if st.api_key == nil and env then st.api_key = os.getenv(env.key) end
   end
   st.base_url = st.base_url:gsub("/+$", "")
+  if (st.api_key == nil or st.api_key == "") and st.base_url == mod.default_base_url and env then
+    -- Fail before a request goes out: the provider's own endpoint always
+    -- wants a key, and its 401 would only say so after a round trip.
+    error(("keel: provider '%s' needs an api_key: set %s or give api_key="):format(name, env.key), 0)
+  end
   p.base_url = st.base_url
   p.headers = merge_headers(mod.headers(st), st.headers)
   return setmetatable(p, Provider)
