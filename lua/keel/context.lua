@@ -1,0 +1,146 @@
+-- keel.context: making a request fit its model's window before it is sent.
+--
+--   local msgs, report = context.fit(messages, { model = "gpt-4o", window = 128000, reserve = 1000 })
+--   local picked, report = context.pack(docs, 3000, { model = "gpt-4o", order = "edges" })
+--
+-- Counts are keel.tokens' (exact for OpenAI models); a tokenizer with
+-- :count(s) may be given instead (opts.tokenizer).
+local tokens = require "keel.tokens"
+local kerror = require "keel.error"
+
+local M = {}
+
+local function is_system(m) return m.role == "system" or m.role == "developer" end
+
+-- Turns that must stay together: an assistant message that calls tools and
+-- the tool results answering it.
+local function units_of(messages)
+  local units, i = {}, 1
+  while i <= #messages do
+    local m = messages[i]
+    local u = { first = i, last = i }
+    if m.role == "assistant" and type(m.tool_calls) == "table" and #m.tool_calls > 0 then
+      while messages[u.last + 1] and messages[u.last + 1].role == "tool" do u.last = u.last + 1 end
+    end
+    units[#units + 1] = u
+    i = u.last + 1
+  end
+  return units
+end
+
+local function cost(list, model, opts)
+  local n, info = tokens.count_messages(list, model, opts)
+  return n, info
+end
+
+--- fit(messages, {model=, window=, reserve=, strategy="sliding", tools=, tokenizer=})
+--- -> kept messages, report {tokens, budget, dropped = {indexes}, estimated}
+--- | nil, err (context_length: the system messages and the newest turn alone
+--- do not fit). System messages always stay; then the newest turns that fit,
+--- whole (a tool call never loses its results).
+function M.fit(messages, opts)
+  if type(messages) ~= "table" then error("keel.context.fit: messages table expected", 2) end
+  opts = opts or {}
+  if type(opts.model) ~= "string" then error("keel.context.fit: opts.model expected", 2) end
+  if type(opts.window) ~= "number" then error("keel.context.fit: opts.window (the model's context window) expected", 2) end
+  local strategy = opts.strategy or "sliding"
+  if strategy ~= "sliding" then error(("keel.context.fit: unknown strategy '%s'"):format(tostring(strategy)), 2) end
+  local budget = opts.window - (opts.reserve or 0)
+  local copts = { tokenizer = opts.tokenizer, tools = opts.tools }
+  local total, info = cost(messages, opts.model, copts)
+  if total <= budget then
+    return messages, { tokens = total, budget = budget, dropped = {}, estimated = info.estimated }
+  end
+  -- What the system messages and the priming cost, then each unit on top.
+  local systems = {}
+  for i, m in ipairs(messages) do
+    if is_system(m) then systems[#systems + 1] = i end
+  end
+  local base_list = {}
+  for _, i in ipairs(systems) do base_list[#base_list + 1] = messages[i] end
+  local used = cost(base_list, opts.model, copts)
+  local nonsys = {}
+  for i, m in ipairs(messages) do if not is_system(m) then nonsys[#nonsys + 1] = i end end
+  local seq = {}
+  for k, i in ipairs(nonsys) do seq[k] = messages[i] end
+  local units = units_of(seq)
+  local keep = {}
+  for _, i in ipairs(systems) do keep[i] = true end
+  local kept_units = 0
+  for u = #units, 1, -1 do
+    local part = {}
+    for k = units[u].first, units[u].last do part[#part + 1] = seq[k] end
+    local c = cost(part, opts.model, { tokenizer = opts.tokenizer }) - 3 -- priming is counted once
+    if used + c > budget then break end
+    used = used + c
+    kept_units = kept_units + 1
+    for k = units[u].first, units[u].last do keep[nonsys[k]] = true end
+  end
+  if kept_units == 0 and #units > 0 then
+    return nil, kerror.new("context_length", ("the system messages and the newest turn need more than %d tokens " ..
+      "(window %d - reserve %d)"):format(budget, opts.window, opts.reserve or 0), { budget = budget })
+  end
+  local out, dropped = {}, {}
+  for i, m in ipairs(messages) do
+    if keep[i] then out[#out + 1] = m else dropped[#dropped + 1] = i end
+  end
+  local final = cost(out, opts.model, copts)
+  return out, { tokens = final, budget = budget, dropped = dropped, estimated = info.estimated }
+end
+
+--- pack(docs, budget, {model=, order="edges"|"given", tokenizer=, separator=})
+--- docs: strings or {text=, score=} (higher score = more relevant; strings
+--- keep their given order as relevance). Takes the most relevant documents
+--- that fit the budget; order "edges" places the most relevant first and
+--- last and the least relevant in the middle, where models attend least.
+--- -> picked (list of the doc values), report {tokens, budget, dropped = {indexes}}
+function M.pack(docs, budget, opts)
+  if type(docs) ~= "table" then error("keel.context.pack: docs table expected", 2) end
+  if type(budget) ~= "number" then error("keel.context.pack: budget (tokens) expected", 2) end
+  opts = opts or {}
+  local tok = opts.tokenizer
+  if not tok then
+    if type(opts.model) ~= "string" then error("keel.context.pack: opts.model or opts.tokenizer expected", 2) end
+    tok = require("keel.tokenizer").for_model(opts.model)
+  end
+  local order = opts.order or "edges"
+  if order ~= "edges" and order ~= "given" then
+    error(("keel.context.pack: unknown order '%s'"):format(tostring(order)), 2)
+  end
+  local sep = opts.separator or "\n\n"
+  local sep_cost = tok:count(sep)
+  local ranked = {}
+  for i, d in ipairs(docs) do
+    local text = type(d) == "table" and d.text or d
+    if type(text) ~= "string" then error(("keel.context.pack: docs[%d] has no text"):format(i), 2) end
+    ranked[#ranked + 1] = { i = i, doc = d, text = text, score = type(d) == "table" and d.score or -i }
+  end
+  table.sort(ranked, function(a, b) if a.score ~= b.score then return a.score > b.score end return a.i < b.i end)
+  local used, chosen, taken = 0, {}, {}
+  for _, r in ipairs(ranked) do
+    local c = tok:count(r.text) + (#chosen > 0 and sep_cost or 0)
+    if used + c <= budget then
+      used = used + c
+      chosen[#chosen + 1] = r
+      taken[r.i] = true
+    end
+  end
+  local picked = {}
+  if order == "given" then
+    table.sort(chosen, function(a, b) return a.i < b.i end)
+    for k, r in ipairs(chosen) do picked[k] = r.doc end
+  else
+    -- Most relevant at the front, next at the back, alternating inwards.
+    local front, back = {}, {}
+    for k, r in ipairs(chosen) do
+      if k % 2 == 1 then front[#front + 1] = r.doc else table.insert(back, 1, r.doc) end
+    end
+    for _, d in ipairs(front) do picked[#picked + 1] = d end
+    for _, d in ipairs(back) do picked[#picked + 1] = d end
+  end
+  local dropped = {}
+  for i = 1, #docs do if not taken[i] then dropped[#dropped + 1] = i end end
+  return picked, { tokens = used, budget = budget, dropped = dropped }
+end
+
+return M

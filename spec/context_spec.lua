@@ -1,0 +1,79 @@
+-- keel.context: sliding-window fitting and document packing, with a
+-- tokenizer that counts bytes so every budget below can be followed by hand.
+local context = require "keel.context"
+
+local bytes = { count = function(_, s) return #s end }
+
+-- A message costs 3 + #role + #content (keel.tokens' rules with this tokenizer).
+local function msg(role, content) return { role = role, content = content } end
+
+describe("keel.context.fit (sliding)", function()
+  local history = {
+    msg("system", "sys"),                                               -- 3+6+3 = 12
+    msg("user", "aaaaaaaaaa"),                                          -- 3+4+10 = 17
+    msg("assistant", "bbbbbbbbbb"),                                     -- 3+9+10 = 22
+    { role = "assistant", content = "", tool_calls = { { id = "c1", name = "f", arguments = "{}" } } }, -- 3+9+0+1+2 = 15
+    { role = "tool", tool_call_id = "c1", content = "result" },         -- 3+4+2+6 = 15
+    msg("user", "cccccccccc"),                                          -- 17
+  }
+  local function fit(window, reserve)
+    return context.fit(history, { model = "gpt-4o", window = window, reserve = reserve, tokenizer = bytes })
+  end
+
+  it("returns the messages untouched when they fit", function()
+    local out, rep = fit(1000)
+    assert.equal(history, out)
+    assert.same({}, rep.dropped)
+    assert.equal(12 + 17 + 22 + 15 + 15 + 17 + 3, rep.tokens)
+  end)
+
+  it("keeps the system message and the newest turns that fit", function()
+    -- budget 70: system 12 + priming 3 = 15; newest user 17 → 32; tool unit 30 → 62; next (22) does not fit
+    local out, rep = fit(80, 10)
+    assert.same({ 2, 3 }, rep.dropped)
+    assert.same({ history[1], history[4], history[5], history[6] }, out)
+    assert.equal(62, rep.tokens)
+    assert.equal(70, rep.budget)
+  end)
+
+  it("never separates a tool call from its result", function()
+    -- budget 50: 15 + 17 = 32, the tool unit (30) does not fit whole → both dropped
+    local out, rep = fit(50)
+    assert.same({ 2, 3, 4, 5 }, rep.dropped)
+    assert.same({ history[1], history[6] }, out)
+  end)
+
+  it("fails with context_length when the newest turn alone does not fit", function()
+    local out, err = fit(20)
+    assert.is_nil(out)
+    assert.equal("context_length", err.kind)
+  end)
+
+  it("does not modify the caller's messages", function()
+    fit(50)
+    assert.same({ role = "tool", tool_call_id = "c1", content = "result" }, history[5])
+  end)
+end)
+
+describe("keel.context.pack", function()
+  local docs = { { text = "aaaa", score = 0.9 }, { text = "bbbbbbbb", score = 0.1 }, { text = "cc", score = 0.5 },
+    { text = "dddddd", score = 0.7 } }
+
+  it("takes the most relevant docs that fit and puts the best at the edges", function()
+    -- separator "\n\n" costs 2: a(4) + d(6+2) + c(2+2) = 16; b(8+2) would make 26 > 20
+    local picked, rep = context.pack(docs, 20, { tokenizer = bytes })
+    assert.same({ docs[1], docs[3], docs[4] }, picked) -- 1st best first, 2nd best last, 3rd in the middle
+    assert.same({ 2 }, rep.dropped)
+    assert.equal(16, rep.tokens)
+  end)
+
+  it("keeps the given order when asked", function()
+    local picked = context.pack(docs, 20, { tokenizer = bytes, order = "given" })
+    assert.same({ docs[1], docs[3], docs[4] }, picked)
+  end)
+
+  it("treats plain strings as ranked in the order given", function()
+    local picked = context.pack({ "one", "two", "three", "four" }, 100, { tokenizer = bytes })
+    assert.same({ "one", "three", "four", "two" }, picked)
+  end)
+end)
