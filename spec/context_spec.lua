@@ -77,3 +77,54 @@ describe("keel.context.pack", function()
     assert.same({ "one", "three", "four", "two" }, picked)
   end)
 end)
+
+describe("keel.context.fit (summarize) against keel mock", function()
+  local keel = require "keel"
+  local mock = require "spec.support.mock"
+  local m, client
+  setup(function()
+    m = mock.start()
+    client = keel.client { provider = "openai", base_url = m.url .. "/v1", model = "summarizer" }
+  end)
+  teardown(function()
+    client:close()
+    m:stop()
+  end)
+
+  local history = {
+    msg("system", "sys"),                      -- 12
+    msg("user", ("old question "):rep(4)),     -- 3+4+52 = 59
+    msg("assistant", ("old answer "):rep(4)),  -- 3+9+44 = 56
+    msg("user", "newest"),                     -- 13
+  }
+
+  it("replaces the oldest turns with one summary message", function()
+    local out, rep = context.fit(history, { model = "gpt-4o", window = 100, strategy = "summarize",
+      summarizer = client, summary_tokens = 40, tokenizer = bytes })
+    assert.same({ 2, 3 }, rep.summarized)
+    assert.equal(3, #out)
+    assert.equal(history[1], out[1])
+    assert.equal("system", out[2].role)
+    assert.matches("^Summary of the earlier conversation:\nMock reply to: user: old question", out[2].content)
+    assert.equal(history[4], out[3])
+    assert.truthy(rep.usage.output_tokens > 0)
+    local sent = require("cjson").decode(m:requests()[1].body)
+    assert.equal(40, sent.max_tokens)
+    assert.matches("^Summarize the conversation", sent.messages[1].content)
+  end)
+
+  it("leaves a history under the threshold alone, without a call", function()
+    m:reset()
+    local out, rep = context.fit(history, { model = "gpt-4o", window = 1000, strategy = "summarize",
+      summarizer = client, tokenizer = bytes })
+    assert.equal(history, out)
+    assert.same({}, rep.summarized)
+    assert.equal(0, #m:requests())
+  end)
+
+  it("needs a summarizer", function()
+    assert.has_error(function()
+      context.fit(history, { model = "gpt-4o", window = 100, strategy = "summarize", tokenizer = bytes })
+    end, "keel.context.fit: strategy 'summarize' needs opts.summarizer (a client or a task)")
+  end)
+end)

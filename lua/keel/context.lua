@@ -44,7 +44,10 @@ function M.fit(messages, opts)
   if type(opts.model) ~= "string" then error("keel.context.fit: opts.model expected", 2) end
   if type(opts.window) ~= "number" then error("keel.context.fit: opts.window (the model's context window) expected", 2) end
   local strategy = opts.strategy or "sliding"
-  if strategy ~= "sliding" then error(("keel.context.fit: unknown strategy '%s'"):format(tostring(strategy)), 2) end
+  if strategy ~= "sliding" and strategy ~= "summarize" then
+    error(("keel.context.fit: unknown strategy '%s'"):format(tostring(strategy)), 2)
+  end
+  if strategy == "summarize" then return M.summarize(messages, opts) end
   local budget = opts.window - (opts.reserve or 0)
   local copts = { tokenizer = opts.tokenizer, tools = opts.tools }
   local total, info = cost(messages, opts.model, copts)
@@ -86,6 +89,70 @@ function M.fit(messages, opts)
   end
   local final = cost(out, opts.model, copts)
   return out, { tokens = final, budget = budget, dropped = dropped, estimated = info.estimated }
+end
+
+local SUMMARY_PROMPT = "Summarize the conversation below for whoever continues it: keep facts, names, " ..
+  "numbers, decisions and open questions; no preamble."
+
+-- The transcript the summarizer reads: one "role: text" block per message.
+local function transcript(list)
+  local out = {}
+  for _, m in ipairs(list) do
+    local text = m.content
+    if type(text) == "table" then
+      local parts = {}
+      for _, p in ipairs(text) do if type(p.text) == "string" then parts[#parts + 1] = p.text end end
+      text = table.concat(parts, " ")
+    end
+    local calls = {}
+    for _, c in ipairs(type(m.tool_calls) == "table" and m.tool_calls or {}) do
+      local f = type(c["function"]) == "table" and c["function"] or c
+      calls[#calls + 1] = ("%s(%s)"):format(tostring(f.name), tostring(f.arguments or ""))
+    end
+    if #calls > 0 then text = (text or "") .. " [called " .. table.concat(calls, ", ") .. "]" end
+    out[#out + 1] = ("%s: %s"):format(m.role, text or "")
+  end
+  return table.concat(out, "\n\n")
+end
+
+--- summarize(messages, opts): fit's strategy "summarize". Over the
+--- threshold (opts.threshold tokens, default the budget), the oldest turns
+--- that do not fit beside a summary of opts.summary_tokens (default 500) are
+--- replaced by one system message holding their summary, written by
+--- opts.summarizer (a client or a task: anything with :chat). The report adds
+--- summarized = {indexes}, summary = text, usage = the summary call's usage.
+function M.summarize(messages, opts)
+  local summarizer = opts.summarizer
+  if type(summarizer) ~= "table" or not summarizer.chat then
+    error("keel.context.fit: strategy 'summarize' needs opts.summarizer (a client or a task)", 3)
+  end
+  local budget = opts.window - (opts.reserve or 0)
+  local copts = { tokenizer = opts.tokenizer, tools = opts.tools }
+  local total, info = cost(messages, opts.model, copts)
+  if total <= (opts.threshold or budget) then
+    return messages, { tokens = total, budget = budget, dropped = {}, summarized = {}, estimated = info.estimated }
+  end
+  local room = opts.summary_tokens or 500
+  local kept, rep = M.fit(messages, { model = opts.model, window = opts.window, reserve = (opts.reserve or 0) + room,
+    tokenizer = opts.tokenizer, tools = opts.tools })
+  if not kept then return nil, rep end
+  if #rep.dropped == 0 then return kept, rep end
+  local old = {}
+  for _, i in ipairs(rep.dropped) do old[#old + 1] = messages[i] end
+  local resp, err = summarizer:chat { system = SUMMARY_PROMPT, prompt = transcript(old), max_tokens = room }
+  if not resp then return nil, err end
+  local summary = { role = "system", content = "Summary of the earlier conversation:\n" .. resp.content }
+  local out, placed = {}, false
+  for _, m in ipairs(kept) do
+    if not placed and not is_system(m) then
+      out[#out + 1] = summary
+      placed = true
+    end
+    out[#out + 1] = m
+  end
+  if not placed then out[#out + 1] = summary end
+  return out, { tokens = cost(out, opts.model, copts), budget = budget, dropped = {}, summarized = rep.dropped,
+    summary = resp.content, usage = resp.usage, estimated = info.estimated }
 end
 
 --- pack(docs, budget, {model=, order="edges"|"given", tokenizer=, separator=})
