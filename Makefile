@@ -96,9 +96,9 @@ asan: build/asan/bin/keel build/asan/keel/core.so
 
 # ---- C tests and fuzz targets -----------------------------------------------
 CTEST_BIN := $(CTEST_SRC:spec/c/%.c=build/asan/ctest/%)
-build/asan/ctest/%: spec/c/%.c $(OBJ_CORE_asan)
+build/asan/ctest/%: spec/c/%.c spec/c/tap.h $(OBJ_CORE_asan)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) -O1 -g $(WARN) $(SAN_FLAGS) -Isrc/core $(CURL_CFLAGS) -o $@ $^ $(CURL_LIBS) -lm
+	$(CC) $(CSTD) -O1 -g $(WARN) $(SAN_FLAGS) -Isrc/core $(CURL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(CURL_LIBS) -lm
 ctest: $(CTEST_BIN) vocab-try
 
 # ---- tokenizer vocabularies ---------------------------------------------------

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "sha256.h"
 #include "vocab.h"
+#include "tap.h"
 
 /* The linear-time bound for a 1 MiB piece. The target is < 50 ms in an
  * optimised build (measured ~15 ms); these tests run under ASan+UBSan,
@@ -25,28 +26,7 @@
  * the two apart. */
 #define KL_TEST_LINEAR_MS 250
 
-static int tests_run, tests_failed;
 
-static void ok(int cond, const char *fmt, ...) {
-  va_list ap;
-  tests_run++;
-  if (!cond) tests_failed++;
-  printf("%sok %d - ", cond ? "" : "not ", tests_run);
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
-  putchar('\n');
-}
-
-static void skip(const char *fmt, ...) {
-  va_list ap;
-  tests_run++;
-  printf("ok %d - # SKIP ", tests_run);
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
-  putchar('\n');
-}
 
 static double now_ms(void) {
   struct timespec t;
@@ -382,6 +362,5 @@ int main(void) {
   test_sha256();
   test_vocab_parse();
   test_vocab_real(dir);
-  printf("1..%d\n", tests_run);
-  return tests_failed ? 1 : 0;
+  return tap_done();
 }

@@ -13,19 +13,8 @@
 #include <time.h>
 
 #include "pretok.h"
+#include "tap.h"
 
-static int tests_run, tests_failed;
-
-static void ok(int cond, const char *fmt, ...) {
-  va_list ap;
-  tests_run++;
-  if (!cond) tests_failed++;
-  printf("%sok %d - ", cond ? "" : "not ", tests_run);
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
-  putchar('\n');
-}
 
 static FILE *open_fixture(const char *name) {
   char path[1024];
@@ -278,6 +267,5 @@ int main(void) {
 
   timing();
 
-  printf("1..%d\n", tests_run);
-  return tests_failed ? 1 : 0;
+  return tap_done();
 }

@@ -11,19 +11,8 @@
 #include <string.h>
 
 #include "sse.h"
+#include "tap.h"
 
-static int tests_run, tests_failed;
-
-static void ok(int cond, const char *fmt, ...) {
-  va_list ap;
-  tests_run++;
-  if (!cond) tests_failed++;
-  printf("%sok %d - ", cond ? "" : "not ", tests_run);
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
-  putchar('\n');
-}
 
 /* ---- events rendered as one string: "type|data|id|retry\n" per event ---- */
 
@@ -428,6 +417,5 @@ int main(void) {
   test_reset();
   test_no_realloc();
   test_chunk_sizes();
-  printf("1..%d\n", tests_run);
-  return tests_failed ? 1 : 0;
+  return tap_done();
 }
