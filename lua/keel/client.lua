@@ -281,22 +281,28 @@ local function finish_chat(ctx, resp, r, t0)
   return resp
 end
 
+-- A whole JSON body, through the provider's parser for the operation.
+local function parse_body(ctx, body)
+  local p = ctx.provider
+  local obj = decode(body)
+  if type(obj) ~= "table" then
+    return nil, base.bad_response(p.name, "the body is not JSON: " .. tostring(body):sub(1, 80))
+  end
+  local parse = ctx.op == "embed" and p.module.embed_response or p.module.chat_response
+  local resp, err = parse(obj, p.settings)
+  if not resp then return nil, err end
+  resp.raw = obj
+  return resp
+end
+
 local function send_plain(ctx, t0, opts)
   local p = ctx.provider
-  local mod, st = p.module, p.settings
   local r, err = p:http_client():request(opts)
   if not r then return fail(ctx, err, t0) end
-  if r.status >= 300 then return fail(ctx, mod.error(r.status, r.headers, r.body, st), t0) end
-  local obj = decode(r.body)
-  if type(obj) ~= "table" then
-    return fail(ctx, base.bad_response(p.name, "the body is not JSON: " ..
-      tostring(r.body):sub(1, 80)), t0)
-  end
+  if r.status >= 300 then return fail(ctx, p.module.error(r.status, r.headers, r.body, p.settings), t0) end
   local resp
-  if ctx.op == "embed" then resp, err = mod.embed_response(obj, st)
-  else resp, err = mod.chat_response(obj, st) end
+  resp, err = parse_body(ctx, r.body)
   if not resp then return fail(ctx, err, t0) end
-  resp.raw = obj
   if ctx.op == "embed" then
     resp.provider, resp.model = p.name, resp.model or ctx.req.model
     resp.latency_ms = (now() - t0) * 1000
@@ -333,13 +339,11 @@ local function send_stream(ctx, t0, opts)
     r, err = nil, stop_err
   end
   -- Whatever arrived before a failure goes with the error.
-  local function partial_of(e)
-    local resp = mod.stream_finish(state)
-    if resp then
-      e.partial = resp.content
-      e.partial_tool_calls = resp.tool_calls
-      if resp.usage.reported ~= false then e.usage = resp.usage end
-    end
+  local function partial_of(e, resp)
+    resp = resp or mod.stream_finish(state)
+    e.partial = resp.content
+    e.partial_tool_calls = resp.tool_calls
+    if resp.usage.reported ~= false then e.usage = resp.usage end
     return e
   end
   if not r then
@@ -354,28 +358,22 @@ local function send_stream(ctx, t0, opts)
   if r.status >= 300 then return fail(ctx, mod.error(r.status, r.headers, r.body, st), t0) end
   if not r.sse then
     -- A server that ignored stream=true and answered with one JSON body.
-    local obj = decode(r.body)
-    if type(obj) ~= "table" then
-      return fail(ctx, base.bad_response(p.name, "the body is not JSON"), t0)
-    end
     local resp
-    resp, err = mod.chat_response(obj, st)
+    resp, err = parse_body(ctx, r.body)
     if not resp then return fail(ctx, err, t0) end
-    resp.raw = obj
     if resp.content ~= "" then emit { type = "content", content = resp.content } end
     resp.ttft_ms = ttft and (ttft - t0) * 1000
     return finish_chat(ctx, resp, r, t0)
   end
   local resp, complete = mod.stream_finish(state)
   if complete and not resp.finish_reason then
-    return fail(ctx, partial_of(base.bad_response(p.name, "the stream ended without a finish reason")), t0)
+    return fail(ctx, partial_of(base.bad_response(p.name, "the stream ended without a finish reason"), resp), t0)
   end
   if not complete then
     local terminal = p.type == "anthropic" and "message_stop" or "[DONE]"
     local e = kerror.new("truncated", ("stream from %s ended before its terminal event (%s)%s"):format(
-      p.name, terminal, r.incomplete and ": the connection closed mid-stream" or ""), {
-      partial = resp.content, partial_tool_calls = resp.tool_calls, usage = resp.usage, status = r.status })
-    return fail(ctx, e, t0)
+      p.name, terminal, r.incomplete and ": the connection closed mid-stream" or ""), { status = r.status })
+    return fail(ctx, partial_of(e, resp), t0)
   end
   resp.ttft_ms = ttft and (ttft - t0) * 1000
   return finish_chat(ctx, resp, r, t0)

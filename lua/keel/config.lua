@@ -15,8 +15,8 @@ local M = {}
 local null = yaml.null
 
 -- What each section may hold. A type is "string", "number", "integer",
--- "boolean", "map:string" (a map of strings), "table" (any table), or a
--- nested spec table.
+-- "boolean", a union such as "string|table", "map:string" (a map of
+-- strings), "table" (any table), or a nested spec table.
 local PRICE = { input = "number", output = "number", cached_input = "number", cache_write = "number" }
 local MODEL = {
   provider = "string", name = "string", context_window = "integer", max_output_tokens = "integer",
@@ -59,9 +59,15 @@ function Loader:pos(tbl, key, which)
   return self.file
 end
 
-function Loader:fail(tbl, key, which, fmt, ...)
-  error(("%s: %s"):format(self:pos(tbl, key, which), fmt:format(...)), 0)
+-- "file:line:col: message" for the key or value at tbl[key].
+function Loader:message(tbl, key, which, fmt, ...)
+  return ("%s: %s"):format(self:pos(tbl, key, which), fmt:format(...))
 end
+
+function Loader:fail(tbl, key, which, fmt, ...)
+  error(self:message(tbl, key, which, fmt, ...), 0)
+end
+
 
 local function distance(a, b)
   if math.abs(#a - #b) > 2 then return 99 end
@@ -135,6 +141,16 @@ local function interpolate(s, getenv)
 end
 M.interpolate = interpolate
 
+-- tbl[key]'s string with ${...} replaced; an unset variable is an error
+-- there, returned (not raised) when defer is set.
+function Loader:env(tbl, key, s, path, defer)
+  local out, missing = interpolate(s, self.getenv)
+  if out then return out end
+  local msg = self:message(tbl, key, nil, "%s: environment variable %s is not set", path, missing)
+  if defer then return nil, msg end
+  error(msg, 0)
+end
+
 -- ---- checking ----------------------------------------------------------------------------------
 
 local function is_integer(v)
@@ -145,13 +161,8 @@ function Loader:value(tbl, key, want, path)
   local v = tbl[key]
   if v == null then return nil end
   if type(v) == "string" and not self.lua then
-    local s, missing = interpolate(v, self.getenv)
-    if not s then
-      if key == "api_key" then
-        return nil, ("%s: %s: environment variable %s is not set"):format(self:pos(tbl, key), path, missing)
-      end
-      self:fail(tbl, key, nil, "%s: environment variable %s is not set", path, missing)
-    end
+    local s, deferred = self:env(tbl, key, v, path, key == "api_key")
+    if not s then return nil, deferred end
     if key == "api_key" and not v:find("${", 1, true) then
       self:fail(tbl, key, nil, "%s: keys must not be written in the file; name the environment variable " ..
         "that holds it: api_key: ${VARIABLE}", path)
@@ -168,8 +179,7 @@ function Loader:value(tbl, key, want, path)
     return self:map(v, want, path)
   end
   local ok
-  if want == "any" then ok = true
-  elseif want == "integer" then ok = is_integer(v)
+  if want == "integer" then ok = is_integer(v)
   elseif want == "map:string" then
     ok = type(v) == "table"
     if ok then
@@ -199,9 +209,7 @@ function Loader:plain(v, path)
   for k, x in pairs(v) do
     if type(x) == "table" then out[k] = self:plain(x, path .. "." .. tostring(k))
     elseif type(x) == "string" and not self.lua then
-      local s, missing = interpolate(x, self.getenv)
-      if not s then self:fail(v, k, nil, "%s.%s: environment variable %s is not set", path, tostring(k), missing) end
-      out[k] = s
+      out[k] = self:env(v, k, x, path .. "." .. tostring(k))
     elseif x ~= null then out[k] = x end
   end
   return out

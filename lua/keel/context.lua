@@ -28,10 +28,7 @@ local function units_of(messages)
   return units
 end
 
-local function cost(list, model, opts)
-  local n, info = tokens.count_messages(list, model, opts)
-  return n, info
-end
+local count = tokens.count_messages
 
 --- fit(messages, {model=, window=, reserve=, strategy="sliding", tools=, tokenizer=})
 --- -> kept messages, report {tokens, budget, dropped = {indexes}, estimated}
@@ -50,30 +47,30 @@ function M.fit(messages, opts)
   if strategy == "summarize" then return M.summarize(messages, opts) end
   local budget = opts.window - (opts.reserve or 0)
   local copts = { tokenizer = opts.tokenizer, tools = opts.tools }
-  local total, info = cost(messages, opts.model, copts)
+  local total, info = count(messages, opts.model, copts)
   if total <= budget then
     return messages, { tokens = total, budget = budget, dropped = {}, estimated = info.estimated }
   end
-  -- What the system messages and the priming cost, then each unit on top.
-  local systems = {}
+  -- What the system messages, the tools and the priming cost, then each
+  -- unit on top. Counts add up per message, so `used` ends as the count of
+  -- what is kept.
+  local keep, systems, nonsys, seq = {}, {}, {}, {}
   for i, m in ipairs(messages) do
-    if is_system(m) then systems[#systems + 1] = i end
+    if is_system(m) then
+      keep[i] = true
+      systems[#systems + 1] = m
+    else
+      nonsys[#nonsys + 1] = i
+      seq[#seq + 1] = m
+    end
   end
-  local base_list = {}
-  for _, i in ipairs(systems) do base_list[#base_list + 1] = messages[i] end
-  local used = cost(base_list, opts.model, copts)
-  local nonsys = {}
-  for i, m in ipairs(messages) do if not is_system(m) then nonsys[#nonsys + 1] = i end end
-  local seq = {}
-  for k, i in ipairs(nonsys) do seq[k] = messages[i] end
+  local used = count(systems, opts.model, copts)
   local units = units_of(seq)
-  local keep = {}
-  for _, i in ipairs(systems) do keep[i] = true end
   local kept_units = 0
   for u = #units, 1, -1 do
     local part = {}
     for k = units[u].first, units[u].last do part[#part + 1] = seq[k] end
-    local c = cost(part, opts.model, { tokenizer = opts.tokenizer }) - 3 -- priming is counted once
+    local c = count(part, opts.model, { tokenizer = opts.tokenizer }) - 3 -- priming is counted once
     if used + c > budget then break end
     used = used + c
     kept_units = kept_units + 1
@@ -87,8 +84,7 @@ function M.fit(messages, opts)
   for i, m in ipairs(messages) do
     if keep[i] then out[#out + 1] = m else dropped[#dropped + 1] = i end
   end
-  local final = cost(out, opts.model, copts)
-  return out, { tokens = final, budget = budget, dropped = dropped, estimated = info.estimated }
+  return out, { tokens = used, budget = budget, dropped = dropped, estimated = info.estimated }
 end
 
 local SUMMARY_PROMPT = "Summarize the conversation below for whoever continues it: keep facts, names, " ..
@@ -128,7 +124,7 @@ function M.summarize(messages, opts)
   end
   local budget = opts.window - (opts.reserve or 0)
   local copts = { tokenizer = opts.tokenizer, tools = opts.tools }
-  local total, info = cost(messages, opts.model, copts)
+  local total, info = count(messages, opts.model, copts)
   if total <= (opts.threshold or budget) then
     return messages, { tokens = total, budget = budget, dropped = {}, summarized = {}, estimated = info.estimated }
   end
@@ -151,7 +147,7 @@ function M.summarize(messages, opts)
     out[#out + 1] = m
   end
   if not placed then out[#out + 1] = summary end
-  return out, { tokens = cost(out, opts.model, copts), budget = budget, dropped = {}, summarized = rep.dropped,
+  return out, { tokens = count(out, opts.model, copts), budget = budget, dropped = {}, summarized = rep.dropped,
     summary = resp.content, usage = resp.usage, estimated = info.estimated }
 end
 
