@@ -5,17 +5,18 @@
 -- stall/cut/drop after N events, very large bodies streamed in pieces).
 --
 -- Lua 5.1/LuaJIT/5.4 syntax: no integer division, bit operators or goto.
-local cjson = require "cjson"
+local json = require "keel.json"
 
 local M = {}
 
-M.null = cjson.null
+M.null = json.null
 
--- An empty Lua table encodes as {}; a table with this metatable encodes as
--- an array even when empty ("choices": [], "content": []).
-local array_mt = { __name = "keel.mock.array" }
+-- An empty Lua table encodes as {}; a table with keel's one array marker
+-- (keel.json.array_mt) encodes as an array even when empty ("choices": [],
+-- "content": []), here as in keel.json.
+local array_mt = json.array_mt
 M.array_mt = array_mt
-function M.array(t) return setmetatable(t or {}, array_mt) end
+M.array = json.array
 
 -- ---- JSON encoding -----------------------------------------------------------------
 -- cjson 2.1.0 (Debian) can't say "empty array" and orders keys by hash; the
@@ -61,7 +62,7 @@ function encode_into(v, out, depth)
     out[#out + 1] = encode_number(v)
   elseif tv == "boolean" then
     out[#out + 1] = v and "true" or "false"
-  elseif v == nil or v == cjson.null then
+  elseif v == nil or v == json.null then
     out[#out + 1] = "null"
   elseif tv == "table" then
     if depth > 64 then error("keel.mock: JSON nesting too deep (a cycle?)", 0) end
@@ -293,7 +294,7 @@ function M.from_schema(schema, name, depth)
   elseif t == "boolean" then
     return true
   elseif t == "null" then
-    return cjson.null
+    return json.null
   end
   local s = FORMATS[schema.format] or ("mock " .. tostring(name or "value"))
   local minl, maxl = tonumber(schema.minLength), tonumber(schema.maxLength)
