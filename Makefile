@@ -39,7 +39,9 @@ LUADIR  ?= $(PREFIX)/share/lua/5.4
 LIBDIR  ?= $(PREFIX)/lib/lua/5.4
 SHAREDIR?= $(PREFIX)/share/keel
 
-.PHONY: all lua54 luajit asan deps test demo install uninstall bench fuzz ctest clean vocab vocab-try
+VOCAB_DIR = build/vocab
+
+.PHONY: FORCE all lua54 luajit asan deps test demo install uninstall bench fuzz ctest clean vocab vocab-try
 
 all: lua54 luajit
 
@@ -54,6 +56,7 @@ OBJ_CLI_$(1)  := $$(CLI_SRC:src/%.c=build/$(1)/obj/%.o) build/$(1)/obj/embed.o
 build/$(1)/obj/core/%.o: src/core/%.c
 	@mkdir -p $$(@D)
 	$$(CC) $$(BASE) $(2) $$(CURL_CFLAGS) -c $$< -o $$@
+build/$(1)/obj/core/encoding.o: build/gen/paths.h
 build/$(1)/obj/lua/%.o: src/lua/%.c
 	@mkdir -p $$(@D)
 	$$(CC) $$(BASE) $(2) $(3) $$(CURL_CFLAGS) -c $$< -o $$@
@@ -90,6 +93,15 @@ build/gen/embed.c: src/cli/embed.lua $(LUA_MODS)
 	@mkdir -p $(@D)
 	$(LUA) src/cli/embed.lua lua $@ $(LUA_MODS)
 
+# Where the tokenizer looks for vocabularies after KEEL_TOKENIZER_DIR and
+# tiktoken's cache: the install's share dir and this build tree. Rewritten
+# only when it changes, so `make install PREFIX=...` rebuilds what it must.
+build/gen/paths.h: FORCE
+	@mkdir -p $(@D)
+	@printf '#define KEEL_SHAREDIR "%s"\n#define KEEL_BUILD_VOCAB "%s"\n' '$(SHAREDIR)' '$(CURDIR)/$(VOCAB_DIR)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+FORCE:
+
 lua54: bin/keel build/5.4/keel/core.so
 luajit: build/luajit/keel/core.so
 asan: build/asan/bin/keel build/asan/keel/core.so
@@ -106,7 +118,6 @@ ctest: $(CTEST_BIN) vocab-try
 # against tiktoken's pinned sha256; a no-op (~30 ms) once present and valid.
 # They are generated files, so they live in the build tree (make clean removes
 # them); `make install` copies them to $(SHAREDIR)/vocab.
-VOCAB_DIR = build/vocab
 vocab:
 	@scripts/vocab.sh $(VOCAB_DIR)
 # For ctest: without npm/network the C tests that need a vocabulary skip.

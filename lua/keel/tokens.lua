@@ -12,6 +12,8 @@
 local models = require "keel.tokenizer.models"
 
 local M = {}
+local EMPTY = {}
+local tokenizer
 
 -- Tool-definition constants from the cookbook: gpt-4o-class models and the
 -- older gpt-3.5-turbo / gpt-4.
@@ -19,7 +21,7 @@ local TOOLS_O200K = { func_init = 7, prop_init = 3, prop_key = 3, enum_init = -3
 local TOOLS_CL100K = { func_init = 10, prop_init = 3, prop_key = 3, enum_init = -3, enum_item = 3, func_end = 12 }
 
 --- rules(model) -> {encoding, per_message, per_name, tools, estimated}
-function M.rules(model)
+local function rules(model)
   if type(model) ~= "string" then error("keel.tokens: model name expected", 2) end
   if model:find("^claude") or model:find("^anthropic") then
     return { encoding = "cl100k_base", per_message = 3, per_name = 1, tools = TOOLS_CL100K, estimated = true }
@@ -31,6 +33,19 @@ function M.rules(model)
   end
   local tools = (enc == "o200k_base" or enc == "o200k_harmony") and TOOLS_O200K or TOOLS_CL100K
   return { encoding = enc, per_message = 3, per_name = 1, tools = tools }
+end
+
+-- Rules are looked up once per model name (a bounded memo: counting is on
+-- the hot path of every budgeted call); the tables returned are shared, so
+-- treat them as read-only.
+local memo, nmemo = {}, 0
+function M.rules(model)
+  local r = memo[model]
+  if r then return r end
+  r = rules(model)
+  if nmemo >= 1024 then memo, nmemo = {}, 0 end
+  memo[model], nmemo = r, nmemo + 1
+  return r
 end
 
 local function strip_dot(s)
@@ -73,10 +88,17 @@ end
 --- tokenizer with :count(s) (default: keel.tokenizer.for_model's).
 function M.count_messages(messages, model, opts)
   if type(messages) ~= "table" then error("keel.tokens.count_messages: messages table expected", 2) end
-  opts = opts or {}
+  opts = opts or EMPTY
   local r = M.rules(model)
-  local tok = opts.tokenizer or require("keel.tokenizer").get(r.encoding)
-  local function count(s) return tok:count(s) end
+  local tok = opts.tokenizer
+  if not tok then
+    tokenizer = tokenizer or require "keel.tokenizer" -- loaded late: tokenizer-free callers never load it
+    tok = tokenizer.get(r.encoding)
+  end
+  -- Message text is text: "<|endoftext|>" typed by a user is not the special
+  -- token (and must not make counting raise), so count it as ordinary text.
+  local cf = tok.count_ordinary or tok.count
+  local function count(s) return cf(tok, s) end
   local estimated = r.estimated or false
   local n = 0
   for i = 1, #messages do
@@ -84,7 +106,7 @@ function M.count_messages(messages, model, opts)
     n = n + r.per_message
     for k, v in pairs(m) do
       if type(v) == "string" then
-        n = n + count(v)
+        n = n + cf(tok, v)
         if k == "name" then n = n + r.per_name end
       elseif k == "content" and type(v) == "table" then
         for _, part in ipairs(v) do

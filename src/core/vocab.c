@@ -18,12 +18,53 @@ typedef struct {
   uint32_t off, len;
 } tok_ref;
 
+/* A hash slot holds what settles most lookups without touching the arena:
+ * 24 hash bits and the length (capped at 255) in tag, and the first 8
+ * bytes of the token, so a token of <= 8 bytes (most pieces) is matched by
+ * one 16-byte read. */
+typedef struct {
+  uint32_t tag, rank1; /* rank + 1; 0 = empty slot */
+  uint64_t head;       /* first min(len, 8) bytes, zero-padded */
+} vslot;
+
+/* The first min(n, 8) bytes as a little-endian-order word, zero-padded,
+ * read with at most two overlapping loads: a byte-wise copy to the stack and
+ * a word read back costs a store-forwarding stall, a third of a lookup. */
+static inline uint64_t head_of(const unsigned char *p, size_t n) {
+  uint64_t w;
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ /* the shifts below assume it */
+  w = 0;
+  for (size_t i = 0; i < n && i < 8; i++) w |= (uint64_t)p[i] << (8 * i);
+  return w;
+#endif
+  if (n >= 8) {
+    memcpy(&w, p, 8);
+    return w;
+  }
+  if (n >= 4) {
+    uint32_t lo, hi;
+    memcpy(&lo, p, 4);
+    memcpy(&hi, p + n - 4, 4);
+    return (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
+  }
+  if (n >= 2) {
+    uint16_t lo, hi;
+    memcpy(&lo, p, 2);
+    memcpy(&hi, p + n - 2, 2);
+    return (uint64_t)lo | (uint64_t)hi << (8 * (n - 2));
+  }
+  return n ? p[0] : 0;
+}
+static inline uint32_t tag_of(uint64_t h, size_t n) {
+  return (uint32_t)((h >> 32) & ~(uint64_t)0xff) | (uint32_t)(n < 255 ? n : 255);
+}
+
 struct kl_vocab {
   unsigned char *arena; /* token bytes, file order */
   size_t arena_len;
   tok_ref *by_rank;     /* [rank_end]; len 0 = gap */
   uint32_t rank_end, size;
-  uint64_t *slots;      /* (hash >> 32) << 32 | (rank + 1); 0 = empty */
+  vslot *slots;         /* rank1 == 0: empty */
   uint64_t mask;
   int32_t byte[256];
   uint32_t pair[65536]; /* rank of 2-byte tokens, UINT32_MAX if none */
@@ -62,11 +103,7 @@ static inline uint64_t hash_bytes(const unsigned char *p, size_t n) {
     p += 8;
     n -= 8;
   }
-  if (n) {
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0x94d049bb133111ebull;
-  }
+  if (n) h = (h ^ head_of(p, n)) * 0x94d049bb133111ebull;
   h ^= h >> 32;
   h *= 0xd6e8feb86659fd93ull;
   h ^= h >> 32;
@@ -77,15 +114,16 @@ int32_t kl_vocab_rank(const kl_vocab *v, const unsigned char *b, size_t n) {
   if (n == 1) return v->byte[b[0]];
   if (n == 2) return (int32_t)v->pair[b[0] << 8 | b[1]];
   if (n == 0 || n > UINT32_MAX) return -1;
-  uint64_t h = hash_bytes(b, n);
-  uint64_t tag = h >> 32;
+  uint64_t h = hash_bytes(b, n), head = head_of(b, n);
+  uint32_t tag = tag_of(h, n);
   for (uint64_t i = h & v->mask;; i = (i + 1) & v->mask) {
-    uint64_t s = v->slots[i];
-    if (!s) return -1;
-    if ((s >> 32) != tag) continue;
-    uint32_t r = (uint32_t)s - 1;
+    const vslot *s = &v->slots[i];
+    if (!s->rank1) return -1;
+    if (s->tag != tag || s->head != head) continue;
+    uint32_t r = s->rank1 - 1;
+    if (n <= 8) return (int32_t)r; /* same length, same bytes */
     const tok_ref *t = &v->by_rank[r];
-    if (t->len == n && memcmp(v->arena + t->off, b, n) == 0) return (int32_t)r;
+    if (t->len == n && memcmp(v->arena + t->off + 8, b + 8, n - 8) == 0) return (int32_t)r;
   }
 }
 
@@ -180,17 +218,18 @@ static long b64_decode(const unsigned char *p, size_t n, unsigned char *out) {
 static int insert(kl_vocab *v, uint64_t h, uint32_t rank, uint32_t *other) {
   const tok_ref *e = &v->by_rank[rank];
   const unsigned char *b = v->arena + e->off;
-  uint64_t tag = h >> 32, j = h & v->mask;
-  for (; v->slots[j]; j = (j + 1) & v->mask) {
-    uint64_t sl = v->slots[j];
-    if ((sl >> 32) != tag) continue;
-    const tok_ref *t = &v->by_rank[(uint32_t)sl - 1];
+  uint64_t j = h & v->mask, head = head_of(b, e->len);
+  uint32_t tag = tag_of(h, e->len);
+  for (; v->slots[j].rank1; j = (j + 1) & v->mask) {
+    const vslot *s = &v->slots[j];
+    if (s->tag != tag || s->head != head) continue;
+    const tok_ref *t = &v->by_rank[s->rank1 - 1];
     if (t->len == e->len && memcmp(v->arena + t->off, b, e->len) == 0) {
-      *other = (uint32_t)sl - 1;
+      *other = s->rank1 - 1;
       return -1;
     }
   }
-  v->slots[j] = tag << 32 | (uint64_t)(rank + 1);
+  v->slots[j] = (vslot){ tag, rank + 1, head };
   return 0;
 }
 
@@ -226,7 +265,7 @@ kl_vocab *kl_vocab_parse(const char *data, size_t n, char *err, size_t errlen) {
   unsigned char *mem = region_alloc(slots_len + rank_len + n / 4 * 3 + 4, &v->region,
                                     &v->region_len);
   if (!mem) goto oom;
-  v->slots = (uint64_t *)mem;
+  v->slots = (vslot *)mem;
   v->by_rank = (tok_ref *)(mem + slots_len);
   v->arena = mem + slots_len + rank_len;
   v->mask = cap - 1;

@@ -10,8 +10,9 @@
  *
  * Layout: token bytes in one arena in file order; rank -> (offset, length)
  * in one array (length 0 = gap); bytes -> rank in an open-addressing table
- * (linear probing, load <= 1/2, 64-bit slots holding 32 hash bits and rank+1,
- * so most misses and collisions are settled without touching the arena);
+ * (linear probing, load <= 1/2, 16-byte slots holding hash bits, the length
+ * and the first 8 bytes, so a miss, a collision or a hit on a token of <= 8
+ * bytes is settled without touching the arena);
  * single bytes and byte pairs also in direct 256- and 65536-entry tables. */
 #ifndef KEEL_VOCAB_H
 #define KEEL_VOCAB_H

@@ -8,6 +8,7 @@
   X(http)                    \
   X(json)                    \
   X(sse)                     \
+  X(tokenizer)               \
   X(watch)                   \
   X(yaml)
 
