@@ -137,12 +137,12 @@ deps:
 
 test:
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory all asan ctest fuzz
+	@$(MAKE) --no-print-directory vocab all asan ctest fuzz
 	@spec/run
 
 demo:
 	@scripts/deps.sh demo
-	@$(MAKE) --no-print-directory lua54
+	@$(MAKE) --no-print-directory vocab lua54
 	@bin/keel examples/quickstart.lua
 
 bench:

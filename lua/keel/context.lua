@@ -171,7 +171,8 @@ function M.pack(docs, budget, opts)
     error(("keel.context.pack: unknown order '%s'"):format(tostring(order)), 2)
   end
   local sep = opts.separator or "\n\n"
-  local sep_cost = tok:count(sep)
+  local cf = tok.count_ordinary or tok.count -- documents are text, "<|endoftext|>" included
+  local sep_cost = cf(tok, sep)
   local ranked = {}
   for i, d in ipairs(docs) do
     local text = type(d) == "table" and d.text or d
@@ -181,7 +182,7 @@ function M.pack(docs, budget, opts)
   table.sort(ranked, function(a, b) if a.score ~= b.score then return a.score > b.score end return a.i < b.i end)
   local used, chosen, taken = 0, {}, {}
   for _, r in ipairs(ranked) do
-    local c = tok:count(r.text) + (#chosen > 0 and sep_cost or 0)
+    local c = cf(tok, r.text) + (#chosen > 0 and sep_cost or 0)
     if used + c <= budget then
       used = used + c
       chosen[#chosen + 1] = r

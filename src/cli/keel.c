@@ -234,6 +234,8 @@ static void usage(void) {
           "usage: keel [options] [script [args]]\n"
           "       keel run [--watch] script [args]\n"
           "       keel mock [--port N] [--scenario FILE] [--exit-with-parent] [--quiet]\n"
+          "       keel chat [options] [prompt]      (keel chat --help)\n"
+          "       keel tokens count|encode|decode [--encoding E | --model M] [FILE|-]\n"
           "Options:\n"
           "  -e stat   execute string 'stat'\n"
           "  -l mod    require 'mod' into global 'mod'\n"
