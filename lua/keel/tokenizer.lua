@@ -5,6 +5,7 @@
 --   tok:encode_ordinary(s), tok:count(s [, opts]), tok:count_ordinary(s)
 --   tok:decode(ids), tok:token_bytes(id), tok:truncate(s, n [, opts])
 --   tok:special_tokens(), tok:info(), tok.name, tok.n_vocab
+--   tok:close() frees its working memory (get() then makes a new one)
 --
 -- A vocabulary is loaded once per process and shared by every Lua state
 -- (src/core/encoding.h says where it is looked for); get() also keeps one
@@ -20,7 +21,7 @@ local cache = {}
 --- cannot be found (the message lists where it looked).
 function M.get(name)
   local t = cache[name]
-  if t then return t end
+  if t and not t.closed then return t end
   if type(name) ~= "string" then error("keel.tokenizer.get: encoding name expected, got " .. type(name), 2) end
   local err
   t, err = core.open(name)

@@ -237,7 +237,6 @@ stop:
 
 static const char *sanitized(kl_tokenizer *t, const char *s, size_t *n) {
   if (kl_utf8_valid(s, *n)) return s;
-  if (*n > SIZE_MAX / 3 - 1) return NULL;
   if (t->captext < 3 * *n + 1) {
     char *b = realloc(t->text, 3 * *n + 1);
     if (!b) return NULL;
@@ -251,6 +250,7 @@ int kl_tok_encode(kl_tokenizer *t, const char *s, size_t n, const kl_sp_opts *o,
                   size_t *count) {
   *count = 0;
   t->nout = 0;
+  if (n > KL_TOK_MAX_TEXT) return KL_TOK_TOO_LARGE;
   s = sanitized(t, s, &n);
   if (!s) return KL_TOK_NOMEM;
   return encode_valid(t, s, n, o, count_only, limit, count);
@@ -277,6 +277,7 @@ static size_t back_to_boundary(const char *s, size_t n, size_t L) {
 
 int kl_tok_truncate(kl_tokenizer *t, const char *s, size_t n, const kl_sp_opts *o, size_t max, const char **text,
                     size_t *len, size_t *count) {
+  if (n > KL_TOK_MAX_TEXT) return KL_TOK_TOO_LARGE;
   s = sanitized(t, s, &n);
   if (!s) return KL_TOK_NOMEM;
   size_t c;

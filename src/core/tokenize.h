@@ -50,7 +50,11 @@ typedef struct {
   size_t bad_at;
 } kl_tokenizer;
 
-enum { KL_TOK_OK = 0, KL_TOK_NOMEM = -1, KL_TOK_DISALLOWED = -2 };
+enum { KL_TOK_OK = 0, KL_TOK_NOMEM = -1, KL_TOK_DISALLOWED = -2, KL_TOK_TOO_LARGE = -3 };
+
+/* The largest text encoded: the id array (4 bytes per id, at most one id
+ * per byte) and the sanitized copy (3 bytes per byte) are bounded by it. */
+#define KL_TOK_MAX_TEXT ((size_t)1 << 30)
 
 void kl_tok_init(kl_tokenizer *t, const kl_encoding *e);
 void kl_tok_free(kl_tokenizer *t);
@@ -60,8 +64,9 @@ void kl_tok_cache_clear(kl_tokenizer *t);
 /* Encodes S[0..N) into t->out / t->nout. With COUNT_ONLY the ids are not
  * kept (t->nout is 0) and *COUNT gets their number. LIMIT stops early once
  * more than LIMIT ids were produced (SIZE_MAX: no limit); *COUNT is then
- * > LIMIT but not the full count. Returns KL_TOK_OK, KL_TOK_NOMEM or
- * KL_TOK_DISALLOWED (t->bad, t->bad_at say which and where). */
+ * > LIMIT but not the full count. Returns KL_TOK_OK, KL_TOK_NOMEM,
+ * KL_TOK_TOO_LARGE (N > KL_TOK_MAX_TEXT) or KL_TOK_DISALLOWED (t->bad,
+ * t->bad_at say which and where). */
 int kl_tok_encode(kl_tokenizer *t, const char *s, size_t n, const kl_sp_opts *o, int count_only,
                   size_t limit, size_t *count);
 

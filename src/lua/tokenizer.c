@@ -16,7 +16,8 @@
  *   tok:special_tokens() -> { [text] = id }
  *   tok:info() -> { name=, source=, load_ms=, n_vocab=, vocab_bytes= }
  *   tok:set_cache(on), tok:clear_cache(), tok:cache_stats() -> hits, misses
- *   tok.name, tok.n_vocab
+ *   tok.name, tok.n_vocab, tok.closed
+ *   tok:close() (also __close, __gc): frees its working memory; idempotent
  *
  * Errors (a disallowed special token, an id that is not a token, an unknown
  * special name in opts) raise "keel.tokenizer: ...". The working memory of
@@ -36,10 +37,17 @@ typedef struct {
   unsigned char *allowed, *disallowed; /* per-call sets, nspecials each */
 } ltok;
 
-static ltok *check(lua_State *L) { return keel_check_self(L, 1, TOK_MT); }
+static ltok *check_any(lua_State *L) { return keel_check_self(L, 1, TOK_MT); }
+static ltok *check(lua_State *L) {
+  ltok *u = check_any(L);
+  if (!u->t.enc) luaL_error(L, "keel.tokenizer: the tokenizer is closed");
+  return u;
+}
 
-static int t_gc(lua_State *L) {
-  ltok *u = check(L);
+/* close, __close and __gc: frees the working memory (the vocabulary stays,
+ * shared); idempotent. */
+static int t_close(lua_State *L) {
+  ltok *u = check_any(L);
   if (u->t.enc) kl_tok_free(&u->t);
   free(u->allowed), free(u->disallowed);
   u->allowed = u->disallowed = NULL;
@@ -103,6 +111,7 @@ static void get_opts(lua_State *L, ltok *u, int i, kl_sp_opts *o) {
 }
 
 static void raise_rc(lua_State *L, ltok *u, int rc) {
+  if (rc == KL_TOK_TOO_LARGE) luaL_error(L, "keel.tokenizer: the text is larger than the 1 GiB cap");
   if (rc == KL_TOK_DISALLOWED)
     luaL_error(L, "keel.tokenizer: the text contains a special token that is not allowed: %s (at byte %d); "
                "pass allowed_special to encode it as a special token, or use encode_ordinary to encode it as text",
@@ -261,8 +270,9 @@ static int t_cache_stats(lua_State *L) {
 }
 
 static int t_tostring(lua_State *L) {
-  ltok *u = check(L);
-  lua_pushfstring(L, "keel.tokenizer(%s)", u->t.enc ? u->t.enc->name : "closed");
+  ltok *u = check_any(L);
+  if (u->t.enc) lua_pushfstring(L, "keel.tokenizer(%s)", u->t.enc->name);
+  else lua_pushstring(L, "keel.tokenizer (closed)");
   return 1;
 }
 
@@ -271,9 +281,11 @@ static int t_index(lua_State *L) {
   lua_pushvalue(L, 2);
   lua_rawget(L, lua_upvalueindex(2));
   if (!lua_isnil(L, -1)) return 1;
-  ltok *u = check(L);
+  ltok *u = check_any(L);
   const char *k = lua_tostring(L, 2);
-  if (k && strcmp(k, "name") == 0) lua_pushstring(L, u->t.enc->name);
+  if (k && strcmp(k, "closed") == 0) lua_pushboolean(L, u->t.enc == NULL);
+  else if (!u->t.enc) lua_pushnil(L);
+  else if (k && strcmp(k, "name") == 0) lua_pushstring(L, u->t.enc->name);
   else if (k && strcmp(k, "n_vocab") == 0) lua_pushinteger(L, u->t.enc->n_vocab);
   else lua_pushnil(L);
   return 1;
@@ -306,13 +318,14 @@ static int l_names(lua_State *L) {
 }
 
 KEEL_API int luaopen_keel_core_tokenizer(lua_State *L) {
-  static const luaL_Reg meta[] = { { "__gc", t_gc }, { "__tostring", t_tostring }, { NULL, NULL } };
+  static const luaL_Reg meta[] = { { "__gc", t_close }, { "__close", t_close }, { "__tostring", t_tostring },
+                                   { NULL, NULL } };
   static const luaL_Reg methods[] = {
     { "encode", t_encode }, { "encode_ordinary", t_encode_ordinary }, { "count", t_count },
     { "count_ordinary", t_count_ordinary }, { "decode", t_decode }, { "token_bytes", t_token_bytes },
     { "truncate", t_truncate }, { "special_tokens", t_special_tokens }, { "info", t_info },
     { "set_cache", t_set_cache }, { "clear_cache", t_clear_cache }, { "cache_stats", t_cache_stats },
-    { NULL, NULL } };
+    { "close", t_close }, { NULL, NULL } };
   keel_new_class(L, TOK_MT, meta, methods);
   /* Replace the __index table by a function that also serves the fields. */
   luaL_getmetatable(L, TOK_MT);
