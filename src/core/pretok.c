@@ -58,10 +58,20 @@ static inline __attribute__((always_inline)) unsigned cls_at(bytes s, size_t n, 
 /* End of the run of chars from i whose class has any bit of mask
  * (mask 0: chars with none of U_OTHER_MASK, i.e. [^\s\p{L}\p{N}]). */
 static size_t run(bytes s, size_t n, size_t i, unsigned mask) {
+  /* The two tests as one: a char continues the run when its class has a bit
+   * of WANT, or (mask 0) has no bit of U_OTHER_MASK. */
+  unsigned want = mask ? mask : U_OTHER_MASK;
+  int neg = mask == 0;
   while (i < n) {
+    /* ASCII stretch: one table load per byte, no length bookkeeping */
+    while (i < n && s[i] < 0x80) {
+      if (((kl_unicls(s[i]) & want) != 0) == neg) return i;
+      i++;
+    }
+    if (i >= n) break;
     size_t l;
-    unsigned b = cls_at(s, n, i, &l);
-    if (mask ? !(b & mask) : (b & U_OTHER_MASK) != 0) break;
+    unsigned b = cls_multi(s, n, i, &l);
+    if (((b & want) != 0) == neg) break;
     i += l;
   }
   return i;

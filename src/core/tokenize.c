@@ -9,8 +9,8 @@ const kl_sp_opts KL_SP_DEFAULT = { KL_SP_NONE, KL_SP_ALL, NULL, NULL };
 const kl_sp_opts KL_SP_ORDINARY = { KL_SP_NONE, KL_SP_NONE, NULL, NULL };
 
 /* ---- piece cache ------------------------------------------------------------ */
-#define PC_SLOTS 8192 /* open addressing, load <= 1/2 */
-#define PC_MAX 4096   /* entries before it is emptied */
+#define PC_SLOTS 32768 /* open addressing, load <= 1/2 */
+#define PC_MAX 16384   /* entries before it is emptied */
 #define PC_MAXLEN 64  /* longest piece cached */
 #define PC_BYTES (PC_MAX * 16)
 #define PC_TOKS (PC_MAX * 8)

@@ -9,8 +9,9 @@
  * and a piece cache. The cache remembers the ids of pieces that are not
  * whole tokens (those need the merge loop); pieces that are whole tokens,
  * most of them, are found straight in the vocabulary, so caching them would
- * only add a second lookup. It holds up to 4096 pieces of <= 64 bytes and
- * is emptied when full, so memory stays bounded (~200 KB). */
+ * only add a second lookup. It holds up to 16384 pieces of <= 64 bytes and
+ * is emptied when full, so memory stays bounded (1.3 MB, allocated on the
+ * first piece that needs merging). */
 #ifndef KEEL_TOKENIZE_H
 #define KEEL_TOKENIZE_H
 
