@@ -98,31 +98,34 @@ function M.count_messages(messages, model, opts)
   -- Message text is text: "<|endoftext|>" typed by a user is not the special
   -- token (and must not make counting raise), so count it as ordinary text.
   local cf = tok.count_ordinary or tok.count
-  local function count(s) return cf(tok, s) end
   local estimated = r.estimated or false
+  local per_message, per_name = r.per_message, r.per_name
   local n = 0
   for i = 1, #messages do
     local m = messages[i]
-    n = n + r.per_message
+    n = n + per_message
     for k, v in pairs(m) do
       if type(v) == "string" then
         n = n + cf(tok, v)
-        if k == "name" then n = n + r.per_name end
+        if k == "name" then n = n + per_name end
       elseif k == "content" and type(v) == "table" then
         for _, part in ipairs(v) do
-          if type(part.text) == "string" then n = n + count(part.text) else estimated = true end
+          if type(part.text) == "string" then n = n + cf(tok, part.text) else estimated = true end
         end
       elseif k == "tool_calls" and type(v) == "table" then
         estimated = true
         for _, c in ipairs(v) do
           local f = type(c["function"]) == "table" and c["function"] or c
-          n = n + count(f.name or "") + count(f.arguments or "")
+          n = n + cf(tok, f.name or "") + cf(tok, f.arguments or "")
         end
       end
     end
   end
   n = n + 3 -- every reply is primed with <|start|>assistant<|message|>
-  n = n + M.count_tools(opts.tools, count, r)
+  local tools = opts.tools
+  if tools and #tools > 0 then
+    n = n + M.count_tools(tools, function(s) return cf(tok, s) end, r)
+  end
   return n, { estimated = estimated, encoding = r.encoding }
 end
 

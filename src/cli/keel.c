@@ -309,16 +309,15 @@ int main(int argc, char **argv) {
   /* Lua's collector frees memory in bursts; with glibc's default 128 KiB
    * trim threshold each burst hands the top of the heap back to the kernel
    * and the next requests fault it in again (measured: one page fault per
-   * request at 64 in flight, a third of the CPU time in a VM). Keeping up to
-   * 4 MiB of free heap costs no RSS that was not already in use. The
-   * interpreter owns its process; core.so, loaded into other hosts, leaves
-   * their allocator alone (README: Performance).
-   * Setting the trim threshold also switches off glibc's sliding mmap
-   * threshold, so every block of 128 KiB or more (a Lua table of 500k token
-   * ids is 8 MB) became a fresh mmap, page-faulted in and unmapped on free:
-   * 20 of the 50 ms keel spent encoding 2 MB. Blocks up to 32 MiB come from
-   * the heap instead, as the sliding threshold would have let them. */
-  mallopt(M_TRIM_THRESHOLD, 4 << 20);
+   * request at 64 in flight, a third of the CPU time in a VM). Setting the
+   * trim threshold also switches off glibc's sliding mmap threshold, so
+   * every block of 128 KiB or more became a fresh mmap, faulted in and
+   * unmapped on free (a Lua table of 500k token ids is 8 MB: 27 of the 49
+   * ms keel took to encode 2 MB). So blocks up to 32 MiB come from the heap
+   * and up to 32 MiB of free heap is kept, which costs no RSS that was not
+   * already in use. The interpreter owns its process; core.so, loaded into
+   * other hosts, leaves their allocator alone (README: Performance). */
+  mallopt(M_TRIM_THRESHOLD, 32 << 20);
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   if (argc >= 2 && is_word(argv[1])) {
     if (strcmp(argv[1], "mock") == 0) return keel_mock_main(argc - 1, argv + 1);
