@@ -147,7 +147,7 @@ demo:
 
 bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory lua54
+	@$(MAKE) --no-print-directory vocab all
 	@bench/run
 
 # ---- install ------------------------------------------------------------------

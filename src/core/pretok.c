@@ -196,8 +196,33 @@ static size_t o200k_a2(bytes s, size_t n, size_t a) {
   return u == a ? 0 : run(s, n, u, U_LO);
 }
 
+/* Alternatives 1 and 2 when everything they look at is ASCII (most words):
+ * an optional prefix char, then [A-Z]*[a-z]+ or else [A-Z]+[a-z]* and the
+ * contraction; 0 to leave it to the general code (no letter, or a
+ * non-ASCII byte where the run could go on with a letter or a mark). */
+static inline int is_up(unsigned c) { return c - 'A' < 26u; }
+static inline int is_lo(unsigned c) { return c - 'a' < 26u; }
+static size_t o200k_ascii_word(bytes s, size_t n, size_t i) {
+  size_t j = i;
+  unsigned c = s[i];
+  if (!is_up(c) && !is_lo(c)) {
+    if (c - '0' < 10u || c == '\r' || c == '\n' || c >= 0x80) return 0;
+    if (kl_unicls(c) & KL_U_N) return 0;
+    j++; /* the optional [^\r\n\p{L}\p{N}] */
+  }
+  if (j >= n || !(is_up(s[j]) || is_lo(s[j]))) return 0;
+  size_t u = j;
+  while (u < n && is_up(s[u])) u++;
+  size_t l = u;
+  while (l < n && is_lo(s[l])) l++;
+  if (l < n && s[l] >= 0x80) return 0;
+  size_t e = l > u ? l : u; /* [UP]*[LO]+, else [UP]+[LO]* (then l == u) */
+  return e + contraction(s, n, e, 1);
+}
+
 static size_t o200k_piece(bytes s, size_t n, size_t i) {
   size_t l0, m;
+  if (s[i] < 0x80 && (m = o200k_ascii_word(s, n, i))) return m;
   unsigned b0 = cls_at(s, n, i, &l0);
   int pre = is_prefix(b0, s[i]) && i + l0 < n;
   size_t (*alt[2])(bytes, size_t, size_t) = {o200k_a1, o200k_a2};
