@@ -115,6 +115,19 @@ static inline uint32_t join_rank(const kl_vocab *v, kl_bpe_scratch *s, const uns
 }
 
 
+/* The lowest of rk[0..k) and, in *at, its leftmost index (tiktoken's tie
+ * rule); NONE when there is none. */
+static inline uint32_t lowest(const uint32_t *rk, size_t k, size_t *at) {
+  uint32_t best = NONE;
+  *at = 0;
+  for (size_t i = 0; i < k; i++)
+    if (rk[i] < best) {
+      best = rk[i];
+      *at = i;
+    }
+  return best;
+}
+
 /* The same merge for short pieces, faster: each part's token is kept as it
  * is made (the merged pair's rank), so nothing is looked up again at the
  * end, and the rank of two parts joined comes from the (left token, right
@@ -137,13 +150,8 @@ static size_t short_merge(const kl_vocab *v, const unsigned char *p, size_t n, u
   }
   st[n] = (uint32_t)n;
   for (;;) {
-    uint32_t best = NONE;
-    size_t bi = 0;
-    for (size_t i = 0; i + 1 < m; i++)
-      if (rk[i] < best) {
-        best = rk[i];
-        bi = i;
-      }
+    size_t bi;
+    uint32_t best = lowest(rk, m - 1, &bi);
     if (best == NONE) break;
     tr[bi] = best;
     memmove(st + bi + 1, st + bi + 2, (m - bi - 1) * sizeof *st);
@@ -170,13 +178,8 @@ static size_t simple(const kl_vocab *v, const unsigned char *p, size_t n, uint32
   st[n] = (uint32_t)n;
   rk[n] = NONE;
   for (;;) {
-    uint32_t best = NONE;
-    size_t bi = 0;
-    for (size_t i = 0; i + 1 < m; i++)
-      if (rk[i] < best) {
-        best = rk[i];
-        bi = i;
-      }
+    size_t bi;
+    uint32_t best = lowest(rk, m - 1, &bi);
     if (best == NONE) break;
     /* merge parts bi and bi+1 */
     memmove(st + bi + 1, st + bi + 2, (m - bi - 2) * sizeof *st);

@@ -32,34 +32,8 @@ local VALUED = { config = true, task = true, model = true, provider = true, ["ba
 local FLAGS = { ["no-stream"] = true, json = true, help = true }
 
 local function parse(args)
-  local o, words = {}, {}
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    local name, inline = a:match("^%-%-([%w-]+)=(.*)$")
-    name = name or a:match("^%-%-([%w-]+)$")
-    if a == "--" then
-      for j = i + 1, #args do words[#words + 1] = args[j] end
-      break
-    elseif name and VALUED[name] then
-      local v = inline
-      if not v then
-        i = i + 1
-        v = args[i]
-        if v == nil then return nil, ("option --%s needs a value"):format(name) end
-      end
-      o[name] = v
-    elseif name and FLAGS[name] and not inline then
-      o[name] = true
-    elseif a == "-h" then
-      o.help = true
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      return nil, ("unknown option %s"):format(a)
-    else
-      words[#words + 1] = a
-    end
-    i = i + 1
-  end
+  local o, words = require("keel.cli.args").parse(args, VALUED, FLAGS)
+  if not o then return nil, words end
   for _, k in ipairs { "max-tokens", "temperature" } do
     if o[k] and not tonumber(o[k]) then return nil, ("--%s needs a number, got '%s'"):format(k, o[k]) end
   end

@@ -26,34 +26,7 @@ usage: keel tokens count|encode|decode [options] [FILE|-]     (no FILE or "-": s
 local VALUED = { encoding = true, model = true, ["allowed-special"] = true }
 local FLAGS = { chat = true, help = true }
 
-local function parse(args)
-  local o, words = {}, {}
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    local name, inline = a:match("^%-%-([%w-]+)=(.*)$")
-    name = name or a:match("^%-%-([%w-]+)$")
-    if name and VALUED[name] then
-      local v = inline
-      if not v then
-        i = i + 1
-        v = args[i]
-        if v == nil then return nil, ("option --%s needs a value"):format(name) end
-      end
-      o[name] = v
-    elseif name and FLAGS[name] and not inline then
-      o[name] = true
-    elseif a == "-h" then
-      o.help = true
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      return nil, ("unknown option %s"):format(a)
-    else
-      words[#words + 1] = a
-    end
-    i = i + 1
-  end
-  return o, words
-end
+local function parse(args) return require("keel.cli.args").parse(args, VALUED, FLAGS) end
 
 local function read_input(path)
   if not path or path == "-" then return io.stdin:read("a") end
