@@ -63,14 +63,16 @@ static size_t run(bytes s, size_t n, size_t i, unsigned mask) {
   unsigned want = mask ? mask : U_OTHER_MASK;
   int neg = mask == 0;
   while (i < n) {
+#ifndef KL_PRETOK_NO_FAST
     /* ASCII stretch: one table load per byte, no length bookkeeping */
     while (i < n && s[i] < 0x80) {
       if (((kl_unicls(s[i]) & want) != 0) == neg) return i;
       i++;
     }
+#endif
     if (i >= n) break;
     size_t l;
-    unsigned b = cls_multi(s, n, i, &l);
+    unsigned b = cls_at(s, n, i, &l);
     if (((b & want) != 0) == neg) break;
     i += l;
   }
@@ -200,6 +202,7 @@ static size_t o200k_a2(bytes s, size_t n, size_t a) {
  * an optional prefix char, then [A-Z]*[a-z]+ or else [A-Z]+[a-z]* and the
  * contraction; 0 to leave it to the general code (no letter, or a
  * non-ASCII byte where the run could go on with a letter or a mark). */
+#ifndef KL_PRETOK_NO_FAST
 static inline int is_up(unsigned c) { return c - 'A' < 26u; }
 static inline int is_lo(unsigned c) { return c - 'a' < 26u; }
 static size_t o200k_ascii_word(bytes s, size_t n, size_t i) {
@@ -219,10 +222,13 @@ static size_t o200k_ascii_word(bytes s, size_t n, size_t i) {
   size_t e = l > u ? l : u; /* [UP]*[LO]+, else [UP]+[LO]* (then l == u) */
   return e + contraction(s, n, e, 1);
 }
+#endif
 
 static size_t o200k_piece(bytes s, size_t n, size_t i) {
   size_t l0, m;
+#ifndef KL_PRETOK_NO_FAST /* spec/fuzz/pretok_fuzz.c builds without, to compare */
   if (s[i] < 0x80 && (m = o200k_ascii_word(s, n, i))) return m;
+#endif
   unsigned b0 = cls_at(s, n, i, &l0);
   int pre = is_prefix(b0, s[i]) && i + l0 < n;
   size_t (*alt[2])(bytes, size_t, size_t) = {o200k_a1, o200k_a2};
