@@ -28,4 +28,65 @@ function M.decode(text, opts)
   return decode(text, opts)
 end
 
+local ex = require("keel.core").extract
+local kerror = require "keel.error"
+
+-- Line and column (from 1, columns in bytes) of byte I of S.
+local function line_col(s, i)
+  local line, last = 1, 0
+  local p = s:find("\n", 1, true)
+  while p and p < i do
+    line, last = line + 1, p
+    p = s:find("\n", p + 1, true)
+  end
+  return line, i - last
+end
+
+--- extract(text [, {lenient = true}]) -> value, info | nil, err
+--- The JSON value in a model's answer: the whole text, else a ```json (or
+--- untagged) fence, else the first complete object or array in the prose
+--- (src/core/jsonextract.h has the rules). A value cut off at the end of
+--- the text, or a fragment inside a broken value, is never returned.
+--- info: { source = "whole"|"fence"|"text", start =, stop = (bytes, 1-based),
+--- line =, column =, candidates = (complete values the scan saw), text =
+--- (the JSON text decoded), repaired = { "trailing_comma", ... } (lenient
+--- only, when repairs were needed; absent otherwise) }.
+--- opts.lenient: repair trailing commas, smart and single quotes, comments
+--- and Python's True/False/None, and say so in info.repaired.
+--- err: keel.error kind "invalid_output", with .at/.line/.column of the
+--- attempt that got furthest when there was one.
+function M.extract(text, opts)
+  if type(text) ~= "string" then error("keel.json.extract: string expected, got " .. type(text), 2) end
+  if opts ~= nil and type(opts) ~= "table" then error("keel.json.extract: options table expected", 2) end
+  local lenient = opts and opts.lenient or false
+  local js, source, start, stop, repairs, candidates = ex.extract(text, lenient)
+  if not js then
+    local what, at, from = source, start, stop
+    if what == "" then
+      return nil, kerror.new("invalid_output", ("keel.json.extract: no JSON object or array in the text (%d bytes)")
+        :format(#text))
+    end
+    local line, col = line_col(text, at)
+    local fl, fc = line_col(text, from)
+    return nil, kerror.new("invalid_output", ("keel.json.extract: the JSON starting at line %d, column %d is not " ..
+      "valid: %s at byte %d (line %d, column %d)%s"):format(fl, fc, what, at, line, col,
+      what == "unexpected end of input" and " (the text is cut off)" or ""),
+      { at = at, line = line, column = col })
+  end
+  local value, err = decode(js)
+  if value == nil and err then -- cannot happen: the C side checked it; say so rather than pass nil on
+    return nil, kerror.new("invalid_output", "keel.json.extract: " .. tostring(err))
+  end
+  local line, col = line_col(text, start)
+  local info = { source = source, start = start, stop = stop, line = line, column = col,
+    candidates = candidates, text = js }
+  if repairs ~= 0 then
+    info.repaired = {}
+    for bit = 1, 16 do
+      if math.floor(repairs / bit) % 2 == 1 and ex.repair_names[bit] then info.repaired[#info.repaired + 1] = ex.repair_names[bit] end
+    end
+  end
+  return value, info
+end
+
 return M

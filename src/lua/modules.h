@@ -5,6 +5,7 @@
 #define KEEL_LUA_MODULES_H
 
 #define KEEL_CORE_MODULES(X) \
+  X(extract)                 \
   X(http)                    \
   X(json)                    \
   X(sse)                     \
