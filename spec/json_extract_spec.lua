@@ -16,6 +16,11 @@ describe("keel.json.extract", function()
     { 'List: [1, 2, 3]. Object: {"x": 1}', "[1,2,3]", "text", 7, 15 },
     { 'broken {"a": tru} then good {"b": [true, null]}', '{"b":[true,null]}', "text", 29, 47 },
     { 'é {"unicode": "日本"} ✓', '{"unicode":"日本"}', "text", 4, 24 },
+    -- a bracket in prose that starts no JSON does not hide the value after it
+    { 'He typed "{" and then: {"a": 1}', '{"a":1}', "text", 24, 31 },
+    { 'Use the "[" key. Result: ["x", "y"]', '["x","y"]', "text", 26, 35 },
+    -- a broken value is skipped whole; a complete one after it is found
+    { '{"a": 1,} and {"b": [2]}', '{"b":[2]}', "text", 15, 24 },
   }
   for _, c in ipairs(found) do
     it(("finds %s in %q"):format(c[2], c[1]:sub(1, 40)), function()
@@ -47,6 +52,10 @@ describe("keel.json.extract", function()
     { '{"a": 1, "b": [1,2,],}', "expected a value at byte 20" },
     { "{'a': 1}", "expected a string key or '}' at byte 2" },
     { '```json\n{"a": \n```', "is not valid" },
+    -- nothing nested inside a broken value is returned in its place
+    { '{"ok": True, "data": {"x": 1}}', "expected a value at byte 8" },
+    { '{"name": "x", "age": tru, "address": {"city": "P"}}', "invalid literal at byte 22" },
+    { ("["):rep(1001) .. ("]"):rep(1001), "nesting deeper than 1000 at byte 1001" },
   }
   for _, c in ipairs(missing) do
     it(("refuses %q"):format(c[1]:sub(1, 40)), function()
@@ -70,7 +79,24 @@ describe("keel.json.extract", function()
     { '{"t": True, "f": False, "n": None, "s": "True"}', '{"f":false,"n":null,"s":"True","t":true}', { "python_literals" } },
     { 'Sure:\n```json\n{"a": [1,],}\n```', '{"a":[1]}', { "trailing_comma" } },
     { 'The data is {"x": 1, "y": 2,} as asked.', '{"x":1,"y":2}', { "trailing_comma" } },
+    { '{"ok": True, "data": {"x": 1}}', '{"data":{"x":1},"ok":true}', { "python_literals" } },
+    { "{'a': {\"b\": 1}}", '{"a":{"b":1}}', { "single_quotes" } },
+    { 'Result: {"a": [1,2,], "b": {"c": 1}}', '{"a":[1,2],"b":{"c":1}}', { "trailing_comma" } },
   }
+  it("repairs broken values in text order when lenient", function()
+    local v, info = json.extract('{"a": 1,} and {"b": [2]}', { lenient = true })
+    assert.equal('{"a":1}', json.encode(v))
+    assert.same({ "trailing_comma" }, info.repaired)
+  end)
+  it("scans hostile text in linear time", function()
+    for _, unit in ipairs({ "[x", "{x", '{"', "[1," }) do
+      local s = unit:rep(math.floor(1048576 / #unit))
+      local t0 = os.clock()
+      json.extract(s)
+      json.extract(s, { lenient = true })
+      assert.is_true(os.clock() - t0 < 2, unit)
+    end
+  end)
   for _, c in ipairs(repairs) do
     it(("repairs %q when lenient"):format(c[1]:sub(1, 40)), function()
       assert.is_nil((json.extract(c[1])))

@@ -6,24 +6,55 @@
 static int is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 /* Length of the complete strict JSON value at s[0] (no leading white
- * space), or 0 with jd->err / jd->err_at (relative to s) set. */
-static size_t value_len(kl_jd *jd, const char *s, size_t n) {
+ * space), or 0 with jd->err / jd->err_at (relative to s) set. *PROGRESS
+ * (when given) says whether the parse got past the opening bracket into
+ * real JSON: a member name with its ':' or a second array element. Without
+ * that, a failed '{' or '[' is taken for a stray bracket in prose. */
+#define PROGRESS_DEPTH 64
+static size_t value_len(kl_jd *jd, const char *s, size_t n, int *progress) {
   kl_jd_start(jd, s, n, 0);
-  int depth = 0;
+  int depth = 0, dummy;
+  unsigned char items[PROGRESS_DEPTH + 1] = { 0 };
+  if (!progress) progress = &dummy;
+  *progress = 0;
   for (;;) {
     kl_jd_token t = kl_jd_next(jd);
-    switch (t) {
-    case KL_JD_ERROR: return 0;
-    case KL_JD_END: return n; /* not reached: a value ends before END */
-    case KL_JD_OBJECT:
-    case KL_JD_ARRAY: depth++; break;
-    case KL_JD_KEY: break;
-    case KL_JD_OBJECT_END:
-    case KL_JD_ARRAY_END: depth--; /* fall through */
-    default:
-      if (depth == 0) return (size_t)(jd->raw + jd->raw_len - s);
+    if (t == KL_JD_ERROR) return 0;
+    if (t == KL_JD_END) return n; /* not reached: a value ends before END */
+    if (t == KL_JD_KEY) {
+      *progress = 1;
+      continue;
+    }
+    if (t == KL_JD_OBJECT_END || t == KL_JD_ARRAY_END) {
+      depth--;
+    } else if (depth > 0) { /* a value inside a container */
+      if (depth > PROGRESS_DEPTH || items[depth]++) *progress = 1;
+    }
+    if (t == KL_JD_OBJECT || t == KL_JD_ARRAY) {
+      depth++;
+      if (depth <= PROGRESS_DEPTH) items[depth] = 0;
+      continue;
+    }
+    if (depth == 0) return (size_t)(jd->raw + jd->raw_len - s);
+  }
+}
+
+/* Index one past the bracket closing the one at s[0], counting brackets
+ * outside double-quoted strings (with escapes), or 0 when it never closes. */
+static size_t match_close(const char *s, size_t n) {
+  size_t depth = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '"') {
+      for (i++; i < n && s[i] != '"'; i++)
+        if (s[i] == '\\') i++;
+    } else if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0) return i + 1;
     }
   }
+  return 0;
 }
 
 /* s[0..n) without surrounding white space and a leading BOM. */
@@ -39,7 +70,7 @@ static void trim(const char **s, size_t *n) {
 static int whole(kl_jd *jd, const char *t, size_t n, const char **at, size_t *len) {
   trim(&t, &n);
   if (!n) return 0;
-  size_t l = value_len(jd, t, n);
+  size_t l = value_len(jd, t, n, NULL);
   if (l != n) return 0;
   *at = t, *len = l;
   return 1;
@@ -229,34 +260,69 @@ int kl_jx_extract(const char *s, size_t n, int lenient, kl_jd *jd, kl_buf *out, 
       }
     }
   }
-  /* 3. the scan */
-  size_t i = 0, first_open = n, last_close = 0;
-  int found = 0;
+  /* 3. the scan, in text order. A failed attempt whose bracket has a
+   * matching close is a broken value: skipped whole, so nothing inside it is
+   * returned (lenient mode first repairs it, in place and in order). One
+   * with no matching close that got into real JSON (see value_len) was cut
+   * off by the end of the text: the scan ends. Otherwise it was a stray
+   * bracket in prose, and the scan goes on right after it. Work is capped
+   * (16n + 1 MiB bytes looked at) so that hostile text cannot make the scan
+   * quadratic: past the cap, nothing more is found. */
+  size_t i = 0, work = 0, budget = 16 * n + ((size_t)1 << 20);
+  /* the next '{' and '[' at or after i, each searched again only once the
+   * scan has passed it (n: none left) */
+  const char *q = memchr(s, '{', n);
+  size_t next_o = q ? (size_t)(q - s) : n;
+  q = memchr(s, '[', n);
+  size_t next_a = q ? (size_t)(q - s) : n;
   r->err = KL_JD_E_NONE;
-  while (i < n) {
-    const char *p = s + i;
-    const char *o = memchr(p, '{', n - i), *a = memchr(p, '[', n - i);
-    const char *b = !o ? a : !a ? o : (o < a ? o : a);
-    if (!b) break;
-    i = (size_t)(b - s);
-    if (i < first_open) first_open = i;
-    size_t l = value_len(jd, s + i, n - i);
+  int found = 0;
+  while (i < n && work < budget) {
+    if (next_o < i) {
+      q = memchr(s + i, '{', n - i);
+      next_o = q ? (size_t)(q - s) : n;
+    }
+    if (next_a < i) {
+      q = memchr(s + i, '[', n - i);
+      next_a = q ? (size_t)(q - s) : n;
+    }
+    size_t p = next_o < next_a ? next_o : next_a;
+    if (p >= n) break;
+    int progress;
+    size_t l = value_len(jd, s + p, n - p, &progress);
     if (l) {
+      work += l;
       r->candidates++;
       if (!found) {
-        r->source = KL_JX_TEXT, r->start = i, r->len = l;
+        r->source = KL_JX_TEXT, r->start = p, r->len = l, r->repairs = 0;
         found = 1;
       }
-      i += l;
-    } else {
-      size_t e = i + jd->err_at;
-      if (!r->err || e > r->err_at) r->err = jd->err, r->err_at = e, r->err_from = i;
-      i = e > i ? e : i + 1;
+      i = p + l;
+      continue;
     }
+    size_t e = p + jd->err_at;
+    work += jd->err_at + 1;
+    if (!r->err || e > r->err_at) r->err = jd->err, r->err_at = e, r->err_from = p;
+    size_t m = match_close(s + p, n - p);
+    work += m ? m : n - p;
+    if (m && lenient && !found) {
+      int k = try_repaired(jd, s + p, m, out, r);
+      if (k < 0) return -1;
+      if (k > 0) {
+        r->source = KL_JX_TEXT, r->start = p, r->len = m;
+        r->candidates++;
+        found = 1;
+        i = p + m;
+        continue;
+      }
+    }
+    if (m) i = p + m;          /* a broken value: skipped whole */
+    else if (progress) break;  /* a value cut off by the end of the text */
+    else i = p + 1;            /* a stray bracket in prose */
   }
   if (found) return 1;
   if (!lenient) return 0;
-  /* lenient: the same places, repaired */
+  /* lenient: the whole text and the fences, repaired */
   int k = try_repaired(jd, s, n, out, r);
   if (k) {
     if (k > 0) r->source = KL_JX_WHOLE, r->start = 0, r->len = n;
@@ -272,16 +338,6 @@ int kl_jx_extract(const char *s, size_t n, int lenient, kl_jd *jd, kl_buf *out, 
         return k;
       }
     }
-  }
-  for (size_t j = n; j > first_open; j--)
-    if (s[j - 1] == '}' || s[j - 1] == ']') {
-      last_close = j;
-      break;
-    }
-  if (first_open < n && last_close > first_open &&
-      (k = try_repaired(jd, s + first_open, last_close - first_open, out, r))) {
-    if (k > 0) r->source = KL_JX_TEXT, r->start = first_open, r->len = last_close - first_open;
-    return k;
   }
   r->repairs = 0;
   return 0;

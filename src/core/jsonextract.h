@@ -9,12 +9,14 @@
  *   1. the whole text (without BOM and surrounding white space)
  *   2. each ``` fence, those tagged json (or jsonc, json5) before untagged ones
  *   3. a left-to-right scan for '{' and '[': each attempt parses strictly
- *      from there; after a success the scan goes on after it, after a
- *      failure from the error on (so the scan is linear, and never returns
- *      a fragment of a broken value). The first object or array wins.
- * With LENIENT, when all of that fails: the same three places again with
- * the repairs applied (for the scan: from the first '{' or '[' to the last
- * '}' or ']'), and the repairs made are reported. */
+ *      from there. After a success the scan goes on after it; a broken
+ *      value (its bracket has a matching close) is skipped whole; a value
+ *      that never closes and got into real JSON ends the scan (it was cut
+ *      off); anything else was a stray bracket in prose. The first complete
+ *      object or array wins. With LENIENT, each broken value is repaired in
+ *      place, in text order.
+ * With LENIENT, when all of that fails: the whole text and the fences again
+ * with the repairs applied. The repairs made are reported. */
 #ifndef KEEL_JSONEXTRACT_H
 #define KEEL_JSONEXTRACT_H
 

@@ -48,7 +48,8 @@ static int l_extract(lua_State *L) {
   if (rc < 0) return luaL_error(L, "keel.json.extract: out of memory");
   if (rc == 0) {
     lua_pushnil(L);
-    lua_pushstring(L, r.err > 0 && r.err < KL_JD_E_COUNT ? ERRS[r.err] : "");
+    if (r.err == KL_JD_E_DEPTH) lua_pushfstring(L, ERRS[r.err], KL_JD_MAX_DEPTH);
+    else lua_pushstring(L, r.err > 0 && r.err < KL_JD_E_COUNT ? ERRS[r.err] : "");
     lua_pushinteger(L, (lua_Integer)r.err_at + 1);
     lua_pushinteger(L, (lua_Integer)r.err_from + 1);
     return 4;
