@@ -166,3 +166,25 @@ describe("keel.context with the real tokenizer", function()
     assert.same({ 2, 3 }, rep2.dropped)
   end)
 end)
+
+describe("keel.context edge cases (review)", function()
+  it("fit refuses system messages alone over the budget", function()
+    local msgs = { { role = "system", content = ("word "):rep(500) } }
+    local kept, err = context.fit(msgs, { model = "gpt-4o", window = 100 })
+    assert.is_nil(kept)
+    assert.equal("context_length", err.kind)
+    assert.matches("the system messages need more than 100 tokens", err.message)
+  end)
+  it("pack counts the joined text, which can be more than the parts", function()
+    local tok = require("keel.tokenizer").get("o200k_base")
+    local docs = { "!\r\n", "\r" }
+    assert.equal(3, tok:count_ordinary(docs[1]) + tok:count_ordinary("\n\n") + tok:count_ordinary(docs[2]))
+    local picked, rep = context.pack(docs, 3, { model = "gpt-4o", order = "given" })
+    local joined = {}
+    for k, d in ipairs(picked) do joined[k] = d end
+    assert.equal(tok:count_ordinary(table.concat(joined, "\n\n")), rep.tokens)
+    assert.is_true(rep.tokens <= 3)
+    assert.same({ "!\r\n" }, picked)
+    assert.same({ 2 }, rep.dropped)
+  end)
+end)

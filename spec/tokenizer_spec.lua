@@ -186,7 +186,7 @@ describe("keel.tokenizer API", function()
     assert.same({ 64, 100257 }, tok:encode(s, { allowed_special = { ["<|endoftext|>"] = true } }))
     assert.same(tok:encode_ordinary(s), tok:encode(s, { disallowed_special = {} }))
     for _, o in ipairs({ { allowed_special = "some" }, { allowed_special = 3 }, { allowed_special = { 3 } },
-      { disallowed_special = { "<|nope|>" } } }) do
+      { disallowed_special = { "<|nope|>" } }, { allowedspecial = "all" }, { [1] = "x" } }) do
       assert.has_error(function() tok:encode(s, o) end)
     end
   end)
@@ -260,6 +260,11 @@ describe("keel.tokenizer API", function()
         end
       end
     end)
+    it("looks past a prefix that does not fit, since counts are not monotone", function()
+      -- r50k: "HT" is 1 token, "HTT" 2, "HTTP" 1
+      assert.same({ "HTTP", 1 }, { tokenizer.get("r50k_base"):truncate("HTTPServer", 1) })
+      assert.same({ "McDonald", 2 }, { tok:truncate("McDonalde", 2) })
+    end)
     it("checks its arguments and honours special-token rules", function()
       assert.has_error(function() tok:truncate("x", -1) end)
       assert.has_error(function() tok:truncate("x", 1.5) end)
@@ -299,6 +304,12 @@ describe("vocabulary lookup", function()
     sh.ok("rm -rf " .. sh.q(d))
   end)
 
+  it("turns the cache off for an empty DATA_GYM_CACHE_DIR, as tiktoken", function()
+    local rc, _, err = run("KEEL_TOKENIZER_SHARE= KEEL_TOKENIZER_OFFLINE=1 DATA_GYM_CACHE_DIR=")
+    assert.equal(1, rc)
+    assert.matches("not found %(looked in no directory: none is set; downloads are off", err)
+  end)
+
   it("says where it looked when the file is nowhere and downloads are off", function()
     local c = sh.tmpname()
     local rc, _, err = run(("KEEL_TOKENIZER_SHARE= KEEL_TOKENIZER_OFFLINE=1 TIKTOKEN_CACHE_DIR=%s"):format(sh.q(c)))
@@ -327,10 +338,12 @@ describe("vocabulary lookup", function()
     rc, out = run(env .. " KEEL_TOKENIZER_OFFLINE=1")
     assert.equal(0, rc)
     assert.equal(cache .. "/" .. key .. "\n2\n", out)
-    -- a corrupt cached file is ignored, as tiktoken does
+    -- a corrupt cached file is ignored, as tiktoken does, and the message says so
     assert(sh.ok("printf 'x' >> " .. sh.q(cache .. "/" .. key)))
-    rc = run(env .. " KEEL_TOKENIZER_OFFLINE=1")
+    local err
+    rc, _, err = run(env .. " KEEL_TOKENIZER_OFFLINE=1")
     assert.equal(1, rc)
+    assert.matches("failed its sha256 check: ignored", err)
     sh.ok("rm -rf " .. sh.q(cache))
   end)
 
@@ -370,6 +383,11 @@ describe("keel tokens (CLI)", function()
     { "count a b", "", 2, "", "one input file at most" },
     { "count /nonexistent/file", "", 1, "", "No such file" },
     { "count --bogus", "", 2, "", "unknown option %-%-bogus" },
+    { "decode", '{"a":1}', 1, "", "a JSON array of token ids expected" },
+    { "decode", "[1.5]", 1, "", "ids%[1%] is not a token id %(1.5%)" },
+    { "decode", '["x"]', 1, "", "ids%[1%] is not a token id %(a string%)" },
+    { "count --chat --model gpt-4o", '{"role":"user","content":"hi"}', 1, "", "a JSON array of messages expected" },
+    { "count --chat --model gpt-4o", "[1,2]", 1, "", "message 1 is not an object with a role" },
   }
   for _, c in ipairs(cases) do
     it(("%s → exit %d"):format(c[1], c[3]), function()

@@ -76,9 +76,10 @@ function M.fit(messages, opts)
     kept_units = kept_units + 1
     for k = units[u].first, units[u].last do keep[nonsys[k]] = true end
   end
-  if kept_units == 0 and #units > 0 then
-    return nil, kerror.new("context_length", ("the system messages and the newest turn need more than %d tokens " ..
-      "(window %d - reserve %d)"):format(budget, opts.window, opts.reserve or 0), { budget = budget })
+  if used > budget or (kept_units == 0 and #units > 0) then
+    local what = #units > 0 and "the system messages and the newest turn" or "the system messages"
+    return nil, kerror.new("context_length", ("%s need more than %d tokens (window %d - reserve %d)")
+      :format(what, budget, opts.window, opts.reserve or 0), { budget = budget })
   end
   local out, dropped = {}, {}
   for i, m in ipairs(messages) do
@@ -157,6 +158,8 @@ end
 --- that fit the budget; order "edges" places the most relevant first and
 --- last and the least relevant in the middle, where models attend least.
 --- -> picked (list of the doc values), report {tokens, budget, dropped = {indexes}}
+--- report.tokens counts the picked texts joined by the separator, as sent
+--- (tokens do not add up exactly across a join).
 function M.pack(docs, budget, opts)
   if type(docs) ~= "table" then error("keel.context.pack: docs table expected", 2) end
   if type(budget) ~= "number" then error("keel.context.pack: budget (tokens) expected", 2) end
@@ -189,19 +192,37 @@ function M.pack(docs, budget, opts)
       taken[r.i] = true
     end
   end
-  local picked = {}
-  if order == "given" then
-    table.sort(chosen, function(a, b) return a.i < b.i end)
-    for k, r in ipairs(chosen) do picked[k] = r.doc end
-  else
-    -- Most relevant at the front, next at the back, alternating inwards.
-    local front, back = {}, {}
-    for k, r in ipairs(chosen) do
-      if k % 2 == 1 then front[#front + 1] = r.doc else table.insert(back, 1, r.doc) end
+  local function arrange()
+    local picked = {}
+    if order == "given" then
+      local byi = {}
+      for k, r in ipairs(chosen) do byi[k] = r end
+      table.sort(byi, function(a, b) return a.i < b.i end)
+      for k, r in ipairs(byi) do picked[k] = r end
+    else
+      -- Most relevant at the front, next at the back, alternating inwards.
+      local front, back = {}, {}
+      for k, r in ipairs(chosen) do
+        if k % 2 == 1 then front[#front + 1] = r else table.insert(back, 1, r) end
+      end
+      for _, r in ipairs(front) do picked[#picked + 1] = r end
+      for _, r in ipairs(back) do picked[#picked + 1] = r end
     end
-    for _, d in ipairs(front) do picked[#picked + 1] = d end
-    for _, d in ipairs(back) do picked[#picked + 1] = d end
+    return picked
   end
+  -- Tokens do not add up exactly across a join (BPE can merge a document's
+  -- last bytes with the separator), so count the joined text as it will be
+  -- sent, and drop the least relevant document while it is over budget.
+  local picked, texts
+  while true do
+    picked, texts = arrange(), {}
+    for k, r in ipairs(picked) do texts[k] = r.text end
+    used = #texts > 0 and cf(tok, table.concat(texts, sep)) or 0
+    if used <= budget or #chosen == 0 then break end
+    taken[chosen[#chosen].i] = nil
+    chosen[#chosen] = nil
+  end
+  for k, r in ipairs(picked) do picked[k] = r.doc end
   local dropped = {}
   for i = 1, #docs do if not taken[i] then dropped[#dropped + 1] = i end end
   return picked, { tokens = used, budget = budget, dropped = dropped }

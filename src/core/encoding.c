@@ -145,10 +145,11 @@ static int try_dirs(const char *list, const char *file, const char *sha, kl_voca
 }
 
 static const char *cache_dir(char *buf, size_t n) {
+  /* As tiktoken: the first of the two that is set wins, and set but empty
+   * turns caching off. */
   const char *d = getenv("TIKTOKEN_CACHE_DIR");
-  if (d) return *d ? d : NULL; /* set but empty: caching off, as tiktoken */
-  d = getenv("DATA_GYM_CACHE_DIR");
-  if (d && *d) return d;
+  if (!d) d = getenv("DATA_GYM_CACHE_DIR");
+  if (d) return *d ? d : NULL;
   const char *tmp = getenv("TMPDIR");
   snprintf(buf, n, "%s/data-gym-cache", tmp && *tmp ? tmp : "/tmp");
   return buf;
@@ -219,6 +220,7 @@ static int load_file(int fi, char *err, size_t errlen) {
       char ignored[256];
       vocabs[fi] = kl_vocab_load(path, sha, ignored, sizeof ignored);
       if (vocabs[fi]) sources[fi] = strdup(path), r = 1;
+      else kl_buf_add(&t, " (there, but it failed its sha256 check: ignored)", 49);
     }
   }
   if (r == 0) {
@@ -234,7 +236,7 @@ static int load_file(int fi, char *err, size_t errlen) {
     const char *off = getenv("KEEL_TOKENIZER_OFFLINE");
     if (off && *off && strcmp(off, "0") != 0) {
       msg(err, errlen, "%s not found (looked in %s; downloads are off: KEEL_TOKENIZER_OFFLINE). "
-          "Run `make vocab`, or set KEEL_TOKENIZER_DIR to a directory holding it", file, kl_buf_cstr(&t));
+          "Run `make vocab`, or set KEEL_TOKENIZER_DIR to a directory holding it", file, t.len ? kl_buf_cstr(&t) : "no directory: none is set");
       r = -1;
     } else {
       kl_buf b;
@@ -242,7 +244,7 @@ static int load_file(int fi, char *err, size_t errlen) {
       char derr[600];
       if (download(url, &b, derr, sizeof derr) != 0) {
         msg(err, errlen, "%s not found (looked in %s) and %s. Run `make vocab`, or set "
-            "KEEL_TOKENIZER_DIR to a directory holding it", file, kl_buf_cstr(&t), derr);
+            "KEEL_TOKENIZER_DIR to a directory holding it", file, t.len ? kl_buf_cstr(&t) : "no directory: none is set", derr);
         r = -1;
       } else {
         char got[65];

@@ -270,6 +270,8 @@ static size_t bytes_of(const kl_tokenizer *t, size_t k) {
   return L;
 }
 
+#define TRUNC_LOOKAHEAD 32
+
 static size_t back_to_boundary(const char *s, size_t n, size_t L) {
   while (L > 0 && L < n && ((unsigned char)s[L] & 0xc0) == 0x80) L--;
   return L;
@@ -296,12 +298,17 @@ int kl_tok_truncate(kl_tokenizer *t, const char *s, size_t n, const kl_sp_opts *
     if (c <= max) break;
     L = back_to_boundary(s, n, bytes_of(t, max));
   }
-  while (L < n) {
-    size_t L2 = L + 1, c2;
+  /* Counts are not monotone in the prefix length ("HTT" can take more
+   * tokens than "HTTP"), so look on: the longest prefix that fits, up to
+   * TRUNC_LOOKAHEAD code points past the last one that did. */
+  size_t L2 = L, misses = 0;
+  while (L2 < n && misses < TRUNC_LOOKAHEAD) {
+    size_t c2;
+    L2++;
     while (L2 < n && ((unsigned char)s[L2] & 0xc0) == 0x80) L2++;
     if ((rc = encode_valid(t, s, L2, o, 1, max, &c2))) return rc;
-    if (c2 > max) break;
-    L = L2, c = c2;
+    if (c2 <= max) L = L2, c = c2, misses = 0;
+    else misses++;
   }
   *len = L, *count = c;
   return KL_TOK_OK;

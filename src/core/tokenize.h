@@ -72,10 +72,13 @@ int kl_tok_encode(kl_tokenizer *t, const char *s, size_t n, const kl_sp_opts *o,
                   size_t limit, size_t *count);
 
 /* The longest prefix of S[0..N) (after U+FFFD replacement) that ends on a
- * code point boundary and encodes to at most MAX ids: the text of the
- * first MAX ids, cut back to a boundary, shortened while it encodes to more
- * than MAX ids and lengthened one code point at a time while it still fits
- * (so adding the next code point would exceed MAX). *TEXT, *LEN: the
+ * code point boundary and encodes to at most MAX ids. Counts are not
+ * monotone in the prefix length (r50k: "HT" 1 token, "HTT" 2, "HTTP" 1), so
+ * this is the text of the first MAX ids, cut back to a boundary, shortened
+ * while it encodes to more than MAX ids, then the longest prefix that fits
+ * among the code points up to 32 past the last one that did: the next code
+ * point after the result never fits, and a longer prefix that fits again
+ * would have to be more than 32 code points further. *TEXT, *LEN: the
  * prefix (into S, or into t->text when S was not valid UTF-8); *COUNT: its
  * ids. Returns as kl_tok_encode. */
 int kl_tok_truncate(kl_tokenizer *t, const char *s, size_t n, const kl_sp_opts *o, size_t max,

@@ -106,6 +106,15 @@ static void get_opts(lua_State *L, ltok *u, int i, kl_sp_opts *o) {
   *o = KL_SP_DEFAULT;
   if (lua_isnoneornil(L, i)) return;
   luaL_checktype(L, i, LUA_TTABLE);
+  /* a misspelt option would silently switch a check off */
+  lua_pushnil(L);
+  while (lua_next(L, i)) {
+    lua_pop(L, 1);
+    const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    if (!k || (strcmp(k, "allowed_special") != 0 && strcmp(k, "disallowed_special") != 0))
+      luaL_error(L, "keel.tokenizer: unknown option '%s' (allowed_special, disallowed_special)",
+                 k ? k : luaL_typename(L, -1));
+  }
   sp_field(L, u, i, "allowed_special", KL_SP_NONE, &o->allowed, &u->allowed, &o->allowed_set);
   sp_field(L, u, i, "disallowed_special", KL_SP_ALL, &o->disallowed, &u->disallowed, &o->disallowed_set);
 }
@@ -114,7 +123,8 @@ static void raise_rc(lua_State *L, ltok *u, int rc) {
   if (rc == KL_TOK_TOO_LARGE) luaL_error(L, "keel.tokenizer: the text is larger than the 1 GiB cap");
   if (rc == KL_TOK_DISALLOWED)
     luaL_error(L, "keel.tokenizer: the text contains a special token that is not allowed: %s (at byte %d); "
-               "pass allowed_special to encode it as a special token, or use encode_ordinary to encode it as text",
+               "to encode it as a special token list it in allowed_special (and not in disallowed_special), "
+               "or use encode_ordinary to encode it as text",
                u->t.bad->text, (int)u->t.bad_at + 1);
   luaL_error(L, "keel.tokenizer: out of memory");
 }
@@ -173,9 +183,10 @@ static uint32_t id_at(lua_State *L, ltok *u, lua_Integer i) {
   keel_rawgeti(L, 2, i);
   int isnum = lua_type(L, -1) == LUA_TNUMBER;
   lua_Number d = lua_tonumber(L, -1);
-  if (!isnum || !(d >= 0 && d < 4294967296.0) || d != (lua_Number)(lua_Integer)d)
-    luaL_error(L, "keel.tokenizer: decode: ids[%d] is not a token id (%s %s)", (int)i, luaL_typename(L, -1),
-               isnum ? lua_tostring(L, -1) : "");
+  if (!isnum || !(d >= 0 && d < 4294967296.0) || d != (lua_Number)(lua_Integer)d) {
+    if (isnum) luaL_error(L, "keel.tokenizer: decode: ids[%d] is not a token id (%f)", (int)i, (double)d);
+    luaL_error(L, "keel.tokenizer: decode: ids[%d] is not a token id (a %s)", (int)i, luaL_typename(L, -1));
+  }
   lua_pop(L, 1);
   (void)u;
   return (uint32_t)d;

@@ -61,7 +61,12 @@ return function(args)
     if o.model then return (tokenizer.for_model(o.model)) end
     return tokenizer.get(o.encoding or "o200k_base")
   end)
-  if not ok then return fail(2, (tostring(tok):gsub("^.-keel%.tokenizer: ", ""))) end
+  if not ok then
+    -- a name we do not know is bad usage; a vocabulary we cannot load is not
+    local msg = tostring(tok):gsub("^.-keel%.tokenizer: ", "")
+    local usage = msg:find("unknown encoding", 1, true) or msg:find("no encoding known", 1, true)
+    return fail(usage and 2 or 1, msg)
+  end
   local opts
   if o["allowed-special"] then
     local v = o["allowed-special"]
@@ -75,11 +80,20 @@ return function(args)
   local run_ok, res = pcall(function()
     if cmd == "decode" then
       local ids, derr = json.decode(input)
-      if type(ids) ~= "table" then error({ msg = "decode: a JSON array of token ids expected" .. (derr and (": " .. derr) or "") }) end
+      if type(ids) ~= "table" or getmetatable(ids) ~= json.array_mt then
+        error({ msg = "decode: a JSON array of token ids expected" .. (derr and (": " .. derr) or "") })
+      end
       return tok:decode(ids)
     elseif o.chat then
       local msgs, derr = json.decode(input)
-      if type(msgs) ~= "table" then error({ msg = "--chat: a JSON array of messages expected" .. (derr and (": " .. derr) or "") }) end
+      if type(msgs) ~= "table" or getmetatable(msgs) ~= json.array_mt then
+        error({ msg = "--chat: a JSON array of messages expected" .. (derr and (": " .. derr) or "") })
+      end
+      for i, m in ipairs(msgs) do
+        if type(m) ~= "table" or getmetatable(m) == json.array_mt or type(m.role) ~= "string" then
+          error({ msg = ("--chat: message %d is not an object with a role"):format(i) })
+        end
+      end
       local n, info = require("keel.tokens").count_messages(msgs, o.model)
       return n .. (info.estimated and " (estimated)" or "") .. "\n"
     elseif cmd == "count" then
