@@ -1115,3 +1115,17 @@ describe("keel.mock in-process", function()
     assert.is_true(v.ok)
   end)
 end)
+
+describe("keel mock prompt tokens for a known OpenAI model", function()
+  it("reports what keel.tokens counts, as the API would", function()
+    local mock = require "spec.support.mock"
+    local m = mock.start()
+    local http = require "keel.http"
+    local body = { model = "gpt-4o-mini", messages = { { role = "system", content = "Be terse." },
+      { role = "user", content = "Why do production LLM calls need timeouts and retries?" } } }
+    local resp = assert(http.request { url = m.url .. "/v1/chat/completions", method = "POST", json = body })
+    local d = require("keel.json").decode(resp.body)
+    assert.equal(require("keel.tokens").count_messages(body.messages, "gpt-4o-mini"), d.usage.prompt_tokens)
+    m:stop()
+  end)
+end)

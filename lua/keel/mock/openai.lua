@@ -103,6 +103,20 @@ local function find_tool(tools, choice)
   end
 end
 
+-- The prompt tokens the real API would report, when the request names an
+-- OpenAI model keel knows and its vocabulary is at hand (keel.tokens is
+-- exact for those); nil otherwise (the mock then counts words), so a demo
+-- against the mock shows the same count keel makes before sending.
+local function exact_prompt(body)
+  local ok, n = pcall(function()
+    local tokens = require "keel.tokens"
+    local r = tokens.rules(body.model)
+    if r.estimated then return nil end
+    return (tokens.count_messages(body.messages, body.model, { tools = body.tools }))
+  end)
+  return ok and n or nil
+end
+
 -- Decides the reply: {content=string|nil, tool_calls=list|nil, finish=,
 -- prompt_tokens=, completion_tokens=}. Deterministic in the request.
 function M.compose(req, o)
@@ -120,7 +134,7 @@ function M.compose(req, o)
   end
   local last = msgs[#msgs]
   local after_tool = type(last) == "table" and last.role == "tool"
-  local r = { prompt_tokens = prompt > 0 and prompt or 1 }
+  local r = { prompt_tokens = exact_prompt(body) or (prompt > 0 and prompt or 1) }
 
   local calls
   if type(o.tool_calls) == "table" then
