@@ -31,17 +31,6 @@ end
 local ex = require("keel.core").extract
 local kerror = require "keel.error"
 
--- Line and column (from 1, columns in bytes) of byte I of S.
-local function line_col(s, i)
-  local line, last = 1, 0
-  local p = s:find("\n", 1, true)
-  while p and p < i do
-    line, last = line + 1, p
-    p = s:find("\n", p + 1, true)
-  end
-  return line, i - last
-end
-
 --- extract(text [, {lenient = true}]) -> value, info | nil, err
 --- The JSON value in a model's answer: the whole text, else a ```json (or
 --- untagged) fence, else the first complete object or array in the prose
@@ -59,25 +48,22 @@ function M.extract(text, opts)
   if type(text) ~= "string" then error("keel.json.extract: string expected, got " .. type(text), 2) end
   if opts ~= nil and type(opts) ~= "table" then error("keel.json.extract: options table expected", 2) end
   local lenient = opts and opts.lenient or false
-  local js, source, start, stop, repairs, candidates = ex.extract(text, lenient)
+  local js, source, start, stop, repairs, candidates, line, col = ex.extract(text, lenient)
   if not js then
-    local what, at, from = source, start, stop
-    if what == "" then
+    local e = source
+    if not e.what then
       return nil, kerror.new("invalid_output", ("keel.json.extract: no JSON object or array in the text (%d bytes)")
         :format(#text))
     end
-    local line, col = line_col(text, at)
-    local fl, fc = line_col(text, from)
     return nil, kerror.new("invalid_output", ("keel.json.extract: the JSON starting at line %d, column %d is not " ..
-      "valid: %s at byte %d (line %d, column %d)%s"):format(fl, fc, what, at, line, col,
-      what == "unexpected end of input" and " (the text is cut off)" or ""),
-      { at = at, line = line, column = col })
+      "valid: %s at byte %d (line %d, column %d)%s"):format(e.from_line, e.from_column, e.what, e.at, e.line,
+      e.column, e.what == "unexpected end of input" and " (the text is cut off)" or ""),
+      { at = e.at, line = e.line, column = e.column })
   end
   local value, err = decode(js)
   if value == nil and err then -- cannot happen: the C side checked it; say so rather than pass nil on
     return nil, kerror.new("invalid_output", "keel.json.extract: " .. tostring(err))
   end
-  local line, col = line_col(text, start)
   local info = { source = source, start = start, stop = stop, line = line, column = col,
     candidates = candidates, text = js }
   if repairs ~= 0 then

@@ -57,23 +57,27 @@ static const unsigned char *fail(kl_jd *p, int code, const unsigned char *q) {
   return NULL;
 }
 
+void kl_jd_line_col(const char *text, size_t n, size_t at, size_t *line, size_t *col) {
+  size_t l = 1, bol = 0;
+  for (size_t i = 0; i < at && i < n; i++)
+    if (text[i] == '\n') l++, bol = i + 1;
+  *line = l, *col = at - bol + 1;
+}
+
+const char *kl_jd_what(int code, int max_depth, char *buf, size_t cap) {
+  if (code < 0 || code >= KL_JD_E_COUNT) code = KL_JD_E_NONE;
+  if (code != KL_JD_E_DEPTH) return messages[code];
+  snprintf(buf, cap, messages[code], max_depth);
+  return buf;
+}
+
 size_t kl_jd_errmsg(const kl_jd *p, char *buf, size_t cap) {
-  size_t line = 1, bol = 0, at = p->err_at;
   if (cap == 0) return 0;
-  for (size_t i = 0; i < at && p->start + i < p->end; i++) {
-    if (p->start[i] == '\n') {
-      line++;
-      bol = i + 1;
-    }
-  }
-  int code = p->err >= 0 && p->err < KL_JD_E_COUNT ? p->err : KL_JD_E_NONE;
-  int n;
-  if (code == KL_JD_E_DEPTH)
-    n = snprintf(buf, cap, "nesting deeper than %d at byte %zu (line %zu, column %zu)", p->max_depth,
-                 at + 1, line, at - bol + 1);
-  else
-    n = snprintf(buf, cap, "%s at byte %zu (line %zu, column %zu)", messages[code], at + 1, line,
-                 at - bol + 1);
+  size_t at = p->err_at, line, col;
+  kl_jd_line_col((const char *)p->start, (size_t)(p->end - p->start), at, &line, &col);
+  char what[64];
+  int n = snprintf(buf, cap, "%s at byte %zu (line %zu, column %zu)", kl_jd_what(p->err, p->max_depth, what, sizeof what),
+                   at + 1, line, col);
   if (n < 0) {
     buf[0] = '\0';
     return 0;

@@ -113,6 +113,11 @@ void kl_jd_fail(kl_jd *p, int code, size_t at);
 /* "<what> at byte N (line L, column C)" into buf (always NUL-terminated);
  * returns the length written. */
 size_t kl_jd_errmsg(const kl_jd *p, char *buf, size_t cap);
+/* The pieces of that message, for callers that place errors in a larger
+ * text: the line and column of byte offset AT (0-based) in TEXT[0..N), and
+ * the message of error CODE (BUF holds it when it needs formatting). */
+void kl_jd_line_col(const char *text, size_t n, size_t at, size_t *line, size_t *col);
+const char *kl_jd_what(int code, int max_depth, char *buf, size_t cap);
 
 /* Length of the valid UTF-8 sequence at p (n > 0 bytes available) that
  * starts with a byte >= 0xC2, 0 if invalid. Table 3-7 of the Unicode

@@ -1,7 +1,7 @@
 /* keel.core.extract: the JSON value in a model's answer (src/core/jsonextract.h).
  *
- *   extract(text, lenient) -> json_text, source, start, stop, repairs, candidates
- *                           | nil, what, at, from
+ *   extract(text, lenient) -> json_text, source, start, stop, repairs, candidates, line, column
+ *                           | nil, {what=, at=, line=, column=, from_line=, from_column=}
  *   source: "whole" | "fence" | "text"; start/stop: 1-based inclusive byte
  *   span in text (of the repaired region when repairs ~= 0); repairs: bits
  *   (see repair_names). Not found: what = the parser's message for the
@@ -29,12 +29,6 @@ static int xstate_gc(lua_State *L) {
   return 0;
 }
 
-static const char *const ERRS[] = {
-#define X(name, msg) msg,
-  KL_JD_ERRORS(X)
-#undef X
-};
-
 static int l_extract(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
@@ -46,13 +40,28 @@ static int l_extract(lua_State *L) {
   kl_jx_result r;
   int rc = kl_jx_extract(s, n, lenient, &x->jd, &x->out, &r);
   if (rc < 0) return luaL_error(L, "keel.json.extract: out of memory");
+  size_t line, col;
   if (rc == 0) {
     lua_pushnil(L);
-    if (r.err == KL_JD_E_DEPTH) lua_pushfstring(L, ERRS[r.err], KL_JD_MAX_DEPTH);
-    else lua_pushstring(L, r.err > 0 && r.err < KL_JD_E_COUNT ? ERRS[r.err] : "");
-    lua_pushinteger(L, (lua_Integer)r.err_at + 1);
-    lua_pushinteger(L, (lua_Integer)r.err_from + 1);
-    return 4;
+    lua_createtable(L, 0, 6);
+    if (r.err) {
+      char buf[64];
+      lua_pushstring(L, kl_jd_what(r.err, KL_JD_MAX_DEPTH, buf, sizeof buf));
+      lua_setfield(L, -2, "what");
+      lua_pushinteger(L, (lua_Integer)r.err_at + 1);
+      lua_setfield(L, -2, "at");
+      kl_jd_line_col(s, n, r.err_at, &line, &col);
+      lua_pushinteger(L, (lua_Integer)line);
+      lua_setfield(L, -2, "line");
+      lua_pushinteger(L, (lua_Integer)col);
+      lua_setfield(L, -2, "column");
+      kl_jd_line_col(s, n, r.err_from, &line, &col);
+      lua_pushinteger(L, (lua_Integer)line);
+      lua_setfield(L, -2, "from_line");
+      lua_pushinteger(L, (lua_Integer)col);
+      lua_setfield(L, -2, "from_column");
+    }
+    return 2;
   }
   if (r.repairs) lua_pushlstring(L, x->out.data, x->out.len);
   else lua_pushlstring(L, s + r.start, r.len);
@@ -62,7 +71,10 @@ static int l_extract(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)(r.start + r.len));
   lua_pushinteger(L, (lua_Integer)r.repairs);
   lua_pushinteger(L, (lua_Integer)r.candidates);
-  return 6;
+  kl_jd_line_col(s, n, r.start, &line, &col);
+  lua_pushinteger(L, (lua_Integer)line);
+  lua_pushinteger(L, (lua_Integer)col);
+  return 8;
 }
 
 KEEL_API int luaopen_keel_core_extract(lua_State *L) {
