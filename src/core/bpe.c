@@ -215,9 +215,8 @@ static inline void heap_push(uint64_t *h, size_t *n, uint64_t k) {
   h[i] = k;
 }
 
-static inline uint64_t heap_pop(uint64_t *h, size_t *n) {
-  uint64_t top = h[0], k = h[--*n];
-  size_t i = 0, len = *n;
+/* Places K at slot I of the heap h[0..len) and moves it down to its place. */
+static inline void sift_down(uint64_t *h, size_t len, size_t i, uint64_t k) {
   for (;;) {
     size_t c = 2 * i + 1;
     if (c >= len) break;
@@ -226,7 +225,12 @@ static inline uint64_t heap_pop(uint64_t *h, size_t *n) {
     h[i] = h[c];
     i = c;
   }
-  if (len) h[i] = k;
+  h[i] = k;
+}
+
+static inline uint64_t heap_pop(uint64_t *h, size_t *n) {
+  uint64_t top = h[0], k = h[--*n];
+  if (*n) sift_down(h, *n, 0, k);
   return top;
 }
 
@@ -257,19 +261,7 @@ static size_t heap_merge(const kl_vocab *v, const unsigned char *p, size_t n, ui
   (rk[x] != NONE && (pv[x] == NONE || rk[x] < rk[pv[x]]) && rk[x] <= rk[nx[x]])
   for (size_t i = 0; i < n; i++)
     if (LOCAL_MIN(i)) h[hn++] = (uint64_t)rk[i] << 32 | i;
-  for (size_t i = hn / 2; i-- > 0;) { /* heapify */
-    uint64_t k = h[i];
-    size_t x = i;
-    for (;;) {
-      size_t c = 2 * x + 1;
-      if (c >= hn) break;
-      if (c + 1 < hn && h[c + 1] < h[c]) c++;
-      if (k <= h[c]) break;
-      h[x] = h[c];
-      x = c;
-    }
-    h[x] = k;
-  }
+  for (size_t i = hn / 2; i-- > 0;) sift_down(h, hn, i, h[i]); /* heapify */
   while (hn) {
     uint64_t k = heap_pop(h, &hn);
     uint32_t i = (uint32_t)k, r = (uint32_t)(k >> 32);
