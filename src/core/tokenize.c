@@ -256,16 +256,20 @@ int kl_tok_encode(kl_tokenizer *t, const char *s, size_t n, const kl_sp_opts *o,
   return encode_valid(t, s, n, o, count_only, limit, count);
 }
 
+const unsigned char *kl_tok_id_bytes(const kl_encoding *e, uint32_t id, size_t *n) {
+  const unsigned char *b = kl_vocab_bytes(e->vocab, id, n);
+  if (b) return b;
+  const kl_special *sp = kl_encoding_special_id(e, id);
+  *n = sp ? sp->len : 0;
+  return sp ? (const unsigned char *)sp->text : NULL;
+}
+
 /* Bytes covered by the first K ids in t->out. */
 static size_t bytes_of(const kl_tokenizer *t, size_t k) {
-  size_t L = 0;
+  size_t L = 0, len;
   for (size_t i = 0; i < k; i++) {
-    size_t len;
-    if (kl_vocab_bytes(t->enc->vocab, t->out[i], &len)) L += len;
-    else {
-      const kl_special *sp = kl_encoding_special_id(t->enc, t->out[i]);
-      L += sp ? sp->len : 0;
-    }
+    kl_tok_id_bytes(t->enc, t->out[i], &len);
+    L += len;
   }
   return L;
 }
@@ -317,14 +321,10 @@ int kl_tok_truncate(kl_tokenizer *t, const char *s, size_t n, const kl_sp_opts *
 int kl_tok_decode(const kl_encoding *e, const uint32_t *ids, size_t n, kl_buf *out, size_t *bad) {
   for (size_t i = 0; i < n; i++) {
     size_t len;
-    const unsigned char *b = kl_vocab_bytes(e->vocab, ids[i], &len);
+    const unsigned char *b = kl_tok_id_bytes(e, ids[i], &len);
     if (!b) {
-      const kl_special *sp = kl_encoding_special_id(e, ids[i]);
-      if (!sp) {
-        if (bad) *bad = i;
-        return -1;
-      }
-      b = (const unsigned char *)sp->text, len = sp->len;
+      if (bad) *bad = i;
+      return -1;
     }
     if (kl_buf_add(out, b, len)) {
       if (bad) *bad = n;

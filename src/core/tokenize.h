@@ -84,6 +84,10 @@ int kl_tok_encode(kl_tokenizer *t, const char *s, size_t n, const kl_sp_opts *o,
 int kl_tok_truncate(kl_tokenizer *t, const char *s, size_t n, const kl_sp_opts *o, size_t max,
                     const char **text, size_t *len, size_t *count);
 
+/* The bytes of ID: a token's, or a special token's text; NULL (and *N = 0)
+ * when ID is neither. */
+const unsigned char *kl_tok_id_bytes(const kl_encoding *e, uint32_t id, size_t *n);
+
 /* Appends the bytes of IDS (special ids give their text) to OUT. 0, or -1
  * with *BAD = index of an id that is not in the encoding (*BAD = N when OUT
  * hit its cap). */

@@ -179,7 +179,7 @@ static int t_truncate(lua_State *L) {
 }
 
 /* The id at index I of the table at 2, checked. */
-static uint32_t id_at(lua_State *L, ltok *u, lua_Integer i) {
+static uint32_t id_at(lua_State *L, lua_Integer i) {
   keel_rawgeti(L, 2, i);
   int isnum = lua_type(L, -1) == LUA_TNUMBER;
   lua_Number d = lua_tonumber(L, -1);
@@ -188,29 +188,23 @@ static uint32_t id_at(lua_State *L, ltok *u, lua_Integer i) {
     luaL_error(L, "keel.tokenizer: decode: ids[%d] is not a token id (a %s)", (int)i, luaL_typename(L, -1));
   }
   lua_pop(L, 1);
-  (void)u;
   return (uint32_t)d;
 }
 
 static int t_decode(lua_State *L) {
-  ltok *u = check(L);
-  const kl_encoding *e = u->t.enc;
+  const kl_encoding *e = check(L)->t.enc;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   for (lua_Integer i = 1; i <= n; i++) {
-    uint32_t id = id_at(L, u, i);
+    uint32_t id = id_at(L, i);
     size_t len;
-    const unsigned char *p = kl_vocab_bytes(e->vocab, id, &len);
+    const unsigned char *p = kl_tok_id_bytes(e, id, &len);
     if (!p) {
-      const kl_special *sp = kl_encoding_special_id(e, id);
-      if (!sp) {
-        char num[16];
-        snprintf(num, sizeof num, "%u", id); /* LuaJIT's pushfstring has no %u */
-        luaL_error(L, "keel.tokenizer: decode: ids[%d] = %s is not a token of %s", (int)i, num, e->name);
-      }
-      p = (const unsigned char *)sp->text, len = sp->len;
+      char num[16];
+      snprintf(num, sizeof num, "%u", id); /* LuaJIT's pushfstring has no %u */
+      luaL_error(L, "keel.tokenizer: decode: ids[%d] = %s is not a token of %s", (int)i, num, e->name);
     }
     luaL_addlstring(&b, (const char *)p, len);
   }
@@ -224,13 +218,7 @@ static int t_token_bytes(lua_State *L) {
   const kl_encoding *e = u->t.enc;
   size_t len = 0;
   const unsigned char *p = NULL;
-  if (d >= 0 && d < 4294967296.0 && d == (lua_Number)(lua_Integer)d) {
-    p = kl_vocab_bytes(e->vocab, (uint32_t)d, &len);
-    if (!p) {
-      const kl_special *sp = kl_encoding_special_id(e, (uint32_t)d);
-      if (sp) p = (const unsigned char *)sp->text, len = sp->len;
-    }
-  }
+  if (d >= 0 && d < 4294967296.0 && d == (lua_Number)(lua_Integer)d) p = kl_tok_id_bytes(e, (uint32_t)d, &len);
   if (!p) luaL_error(L, "keel.tokenizer: %s is not a token of %s", lua_tostring(L, 2), e->name);
   lua_pushlstring(L, (const char *)p, len);
   return 1;
