@@ -64,27 +64,36 @@ static const struct {
   { "o200k_base.tiktoken", "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d" },
 };
 
-#define N_ENC 7
+/* The encodings, one row each: name, vocabulary file, split rule, special
+ * tokens (o200k_harmony adds its reserved range in code). gpt2's ranks are
+ * r50k_base's, byte for byte (tiktoken ships them as vocab.bpe +
+ * encoder.json; the .tiktoken form is the same table). */
+#define ENCODINGS(X)                                  \
+  X(gpt2, F_R50K, KL_PAT_R50K, SP_R50K)               \
+  X(r50k_base, F_R50K, KL_PAT_R50K, SP_R50K)          \
+  X(p50k_base, F_P50K, KL_PAT_R50K, SP_R50K)          \
+  X(p50k_edit, F_P50K, KL_PAT_R50K, SP_P50K_EDIT)     \
+  X(cl100k_base, F_CL100K, KL_PAT_CL100K, SP_CL100K)  \
+  X(o200k_base, F_O200K, KL_PAT_O200K, SP_O200K)      \
+  X(o200k_harmony, F_O200K, KL_PAT_O200K, SP_HARMONY)
+
 static const struct {
-  const char *name;
   int file;
   kl_pat pat;
   const spec_def *sp;
   size_t nsp;
-  int harmony;
-} DEFS[N_ENC] = {
-  /* gpt2's ranks are r50k_base's, byte for byte (tiktoken ships them as
-   * vocab.bpe + encoder.json; the .tiktoken form is the same table). */
-  { "gpt2", F_R50K, KL_PAT_R50K, SP_R50K, 1, 0 },
-  { "r50k_base", F_R50K, KL_PAT_R50K, SP_R50K, 1, 0 },
-  { "p50k_base", F_P50K, KL_PAT_R50K, SP_R50K, 1, 0 },
-  { "p50k_edit", F_P50K, KL_PAT_R50K, SP_P50K_EDIT, 4, 0 },
-  { "cl100k_base", F_CL100K, KL_PAT_CL100K, SP_CL100K, 5, 0 },
-  { "o200k_base", F_O200K, KL_PAT_O200K, SP_O200K, 2, 0 },
-  { "o200k_harmony", F_O200K, KL_PAT_O200K, SP_HARMONY, sizeof SP_HARMONY / sizeof *SP_HARMONY, 1 },
+} DEFS[] = {
+#define X(name, file, pat, sp) { file, pat, sp, sizeof sp / sizeof *sp },
+  ENCODINGS(X)
+#undef X
 };
-static const char *const NAMES[N_ENC + 1] = { "gpt2", "r50k_base", "p50k_base", "p50k_edit",
-                                               "cl100k_base", "o200k_base", "o200k_harmony", NULL };
+#define N_ENC ((int)(sizeof DEFS / sizeof *DEFS))
+static const char *const NAMES[] = {
+#define X(name, file, pat, sp) #name,
+  ENCODINGS(X)
+#undef X
+  NULL
+};
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static kl_vocab *vocabs[F__N];
@@ -287,13 +296,13 @@ static int cmp_id(const void *a, const void *b) {
 
 static kl_encoding *build(int i, char *err, size_t errlen) {
   size_t n = DEFS[i].nsp;
-  if (DEFS[i].harmony) n += HARMONY_RESERVED_END - HARMONY_RESERVED_FIRST;
+  if (DEFS[i].sp == SP_HARMONY) n += HARMONY_RESERVED_END - HARMONY_RESERVED_FIRST;
   kl_encoding *e = calloc(1, sizeof *e);
   kl_special *sp = calloc(n, sizeof *sp), *ids = calloc(n, sizeof *ids);
   if (!e || !sp || !ids) goto oom;
   for (size_t k = 0; k < DEFS[i].nsp; k++)
     sp[k] = (kl_special){ DEFS[i].sp[k].text, (uint32_t)strlen(DEFS[i].sp[k].text), DEFS[i].sp[k].id };
-  if (DEFS[i].harmony) {
+  if (DEFS[i].sp == SP_HARMONY) {
     size_t m = HARMONY_RESERVED_END - HARMONY_RESERVED_FIRST;
     if (!harmony_text && !(harmony_text = malloc(m * 24))) goto oom;
     for (size_t k = 0; k < m; k++) {
@@ -334,8 +343,10 @@ const kl_encoding *kl_encoding_get(const char *name, char *err, size_t errlen) {
   int i = 0;
   while (i < N_ENC && strcmp(NAMES[i], name) != 0) i++;
   if (i == N_ENC) {
-    msg(err, errlen, "unknown encoding '%s' (known: gpt2, r50k_base, p50k_base, p50k_edit, cl100k_base, "
-        "o200k_base, o200k_harmony)", name);
+    char known[256] = "";
+    for (int k = 0; k < N_ENC; k++)
+      snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "", NAMES[k]);
+    msg(err, errlen, "unknown encoding '%s' (known: %s)", name, known);
     return NULL;
   }
   pthread_mutex_lock(&lock);
