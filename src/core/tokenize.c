@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytehash.h"
+
 const kl_sp_opts KL_SP_DEFAULT = { KL_SP_NONE, KL_SP_ALL, NULL, NULL };
 const kl_sp_opts KL_SP_ORDINARY = { KL_SP_NONE, KL_SP_NONE, NULL, NULL };
 
@@ -28,21 +30,6 @@ struct kl_piece_cache {
   uint32_t toks[PC_TOKS];
   uint32_t nent, nbytes, ntoks;
 };
-
-static uint64_t hash_piece(const unsigned char *p, size_t n) {
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull);
-  while (n >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    p += 8, n -= 8;
-  }
-  uint64_t w = 0;
-  memcpy(&w, p, n);
-  h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-  return h ^ (h >> 32);
-}
 
 static void pc_clear(struct kl_piece_cache *c) {
   memset(c->ref, 0, sizeof c->ref);
@@ -133,7 +120,7 @@ static int on_piece(void *ud, const char *piece, size_t n) {
       if (!(t->cache = malloc(sizeof *t->cache))) return c->err = KL_TOK_NOMEM;
       pc_clear(t->cache);
     }
-    h = hash_piece(p, n);
+    h = kl_hash_bytes(p, n);
     const pc_entry *e = pc_find(t->cache, h, p, n);
     if (e) {
       t->cache_hits++;

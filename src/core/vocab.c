@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytehash.h"
 #include "sha256.h"
 
 typedef struct {
@@ -27,34 +28,6 @@ typedef struct {
   uint64_t head;       /* first min(len, 8) bytes, zero-padded */
 } vslot;
 
-/* The first min(n, 8) bytes as a little-endian-order word, zero-padded,
- * read with at most two overlapping loads: a byte-wise copy to the stack and
- * a word read back costs a store-forwarding stall, a third of a lookup. */
-static inline uint64_t head_of(const unsigned char *p, size_t n) {
-  uint64_t w;
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ /* the shifts below assume it */
-  w = 0;
-  for (size_t i = 0; i < n && i < 8; i++) w |= (uint64_t)p[i] << (8 * i);
-  return w;
-#endif
-  if (n >= 8) {
-    memcpy(&w, p, 8);
-    return w;
-  }
-  if (n >= 4) {
-    uint32_t lo, hi;
-    memcpy(&lo, p, 4);
-    memcpy(&hi, p + n - 4, 4);
-    return (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
-  }
-  if (n >= 2) {
-    uint16_t lo, hi;
-    memcpy(&lo, p, 2);
-    memcpy(&hi, p + n - 2, 2);
-    return (uint64_t)lo | (uint64_t)hi << (8 * (n - 2));
-  }
-  return n ? p[0] : 0;
-}
 static inline uint32_t tag_of(uint64_t h, size_t n) {
   return (uint32_t)((h >> 32) & ~(uint64_t)0xff) | (uint32_t)(n < 255 ? n : 255);
 }
@@ -91,30 +64,11 @@ static void *region_alloc(size_t len, void **base, size_t *blen) {
   return a;
 }
 
-/* Hash for short byte strings: 8-byte words, multiply-xorshift mixing. The
- * value is process-local (depends on endianness), never stored. */
-static inline uint64_t hash_bytes(const unsigned char *p, size_t n) {
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)n * 0xff51afd7ed558ccdull);
-  while (n >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 31;
-    p += 8;
-    n -= 8;
-  }
-  if (n) h = (h ^ head_of(p, n)) * 0x94d049bb133111ebull;
-  h ^= h >> 32;
-  h *= 0xd6e8feb86659fd93ull;
-  h ^= h >> 32;
-  return h;
-}
-
 int32_t kl_vocab_rank(const kl_vocab *v, const unsigned char *b, size_t n) {
   if (n == 1) return v->byte[b[0]];
   if (n == 2) return (int32_t)v->pair[b[0] << 8 | b[1]];
   if (n == 0 || n > UINT32_MAX) return -1;
-  uint64_t h = hash_bytes(b, n), head = head_of(b, n);
+  uint64_t h = kl_hash_bytes(b, n), head = kl_head8(b, n);
   uint32_t tag = tag_of(h, n);
   for (uint64_t i = h & v->mask;; i = (i + 1) & v->mask) {
     const vslot *s = &v->slots[i];
@@ -218,7 +172,7 @@ static long b64_decode(const unsigned char *p, size_t n, unsigned char *out) {
 static int insert(kl_vocab *v, uint64_t h, uint32_t rank, uint32_t *other) {
   const tok_ref *e = &v->by_rank[rank];
   const unsigned char *b = v->arena + e->off;
-  uint64_t j = h & v->mask, head = head_of(b, e->len);
+  uint64_t j = h & v->mask, head = kl_head8(b, e->len);
   uint32_t tag = tag_of(h, e->len);
   for (; v->slots[j].rank1; j = (j + 1) & v->mask) {
     const vslot *s = &v->slots[j];
@@ -334,7 +288,7 @@ kl_vocab *kl_vocab_parse(const char *data, size_t n, char *err, size_t errlen) {
       }
       *pr = (uint32_t)r;
     }
-    uint64_t h = hash_bytes(b, (size_t)tl);
+    uint64_t h = kl_hash_bytes(b, (size_t)tl);
     __builtin_prefetch(&v->slots[h & v->mask], 1);
     if (nq == PENDING) {
       nq = 0;
