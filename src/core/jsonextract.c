@@ -239,6 +239,28 @@ static int try_repaired(kl_jd *jd, const char *t, size_t n, kl_buf *out, kl_jx_r
   return 1;
 }
 
+/* Step 2, or with REPAIR its lenient repeat: the first fence (json-tagged
+ * ones before untagged ones) whose body is one value. 1 found, 0 not, -1
+ * out of memory. */
+static int from_fences(const char *s, size_t n, int repair, kl_jd *jd, kl_buf *out, kl_jx_result *r) {
+  for (int pass = 0; pass < 2; pass++) {
+    size_t pos = 0, tl, bl, len;
+    const char *tag, *body, *at;
+    while (next_fence(s, n, &pos, &tag, &tl, &body, &bl)) {
+      if (pass == 0 ? !tag_is_json(tag, tl) : tl != 0) continue;
+      if (repair) {
+        int k = try_repaired(jd, body, bl, out, r);
+        if (k > 0) r->source = KL_JX_FENCE, r->start = (size_t)(body - s), r->len = bl;
+        if (k) return k;
+      } else if (whole(jd, body, bl, &at, &len)) {
+        r->source = KL_JX_FENCE, r->start = (size_t)(at - s), r->len = len;
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
 int kl_jx_extract(const char *s, size_t n, int lenient, kl_jd *jd, kl_buf *out, kl_jx_result *r) {
   memset(r, 0, sizeof *r);
   const char *at;
@@ -248,18 +270,9 @@ int kl_jx_extract(const char *s, size_t n, int lenient, kl_jd *jd, kl_buf *out, 
     r->source = KL_JX_WHOLE, r->start = (size_t)(at - s), r->len = len;
     return 1;
   }
-  /* 2. fences: json-tagged, then untagged */
-  for (int pass = 0; pass < 2; pass++) {
-    size_t pos = 0, tl, bl;
-    const char *tag, *body;
-    while (next_fence(s, n, &pos, &tag, &tl, &body, &bl)) {
-      if (pass == 0 ? !tag_is_json(tag, tl) : tl != 0) continue;
-      if (whole(jd, body, bl, &at, &len)) {
-        r->source = KL_JX_FENCE, r->start = (size_t)(at - s), r->len = len;
-        return 1;
-      }
-    }
-  }
+  /* 2. fences */
+  int k = from_fences(s, n, 0, jd, out, r);
+  if (k) return k;
   /* 3. the scan, in text order. A failed attempt whose bracket has a
    * matching close is a broken value: skipped whole, so nothing inside it is
    * returned (lenient mode first repairs it, in place and in order). One
@@ -323,22 +336,11 @@ int kl_jx_extract(const char *s, size_t n, int lenient, kl_jd *jd, kl_buf *out, 
   if (found) return 1;
   if (!lenient) return 0;
   /* lenient: the whole text and the fences, repaired */
-  int k = try_repaired(jd, s, n, out, r);
-  if (k) {
+  if ((k = try_repaired(jd, s, n, out, r))) {
     if (k > 0) r->source = KL_JX_WHOLE, r->start = 0, r->len = n;
     return k;
   }
-  for (int pass = 0; pass < 2; pass++) {
-    size_t pos = 0, tl, bl;
-    const char *tag, *body;
-    while (next_fence(s, n, &pos, &tag, &tl, &body, &bl)) {
-      if (pass == 0 ? !tag_is_json(tag, tl) : tl != 0) continue;
-      if ((k = try_repaired(jd, body, bl, out, r))) {
-        if (k > 0) r->source = KL_JX_FENCE, r->start = (size_t)(body - s), r->len = bl;
-        return k;
-      }
-    }
-  }
+  if ((k = from_fences(s, n, 1, jd, out, r))) return k;
   r->repairs = 0;
   return 0;
 }
