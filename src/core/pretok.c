@@ -209,8 +209,7 @@ static size_t o200k_ascii_word(bytes s, size_t n, size_t i) {
   size_t j = i;
   unsigned c = s[i];
   if (!is_up(c) && !is_lo(c)) {
-    if (c - '0' < 10u || c == '\r' || c == '\n' || c >= 0x80) return 0;
-    if (kl_unicls(c) & KL_U_N) return 0;
+    if (c - '0' < 10u || c == '\r' || c == '\n' || c >= 0x80) return 0; /* ASCII \p{N} is 0-9 */
     j++; /* the optional [^\r\n\p{L}\p{N}] */
   }
   if (j >= n || !(is_up(s[j]) || is_lo(s[j]))) return 0;

@@ -188,8 +188,9 @@ static int encode_valid(kl_tokenizer *t, const char *s, size_t n, const kl_sp_op
   if (!o) o = &KL_SP_DEFAULT;
   int want = e->nspecials && (o->allowed != KL_SP_NONE || o->disallowed != KL_SP_NONE);
   /* As tiktoken: any disallowed special anywhere is an error, whatever
-   * LIMIT, so a count and a truncate of the same text agree. */
-  if (want && o->disallowed != KL_SP_NONE) {
+   * LIMIT, so a count and a truncate of the same text agree. (Disallowed
+   * "all" with allowed "all" leaves nothing to look for.) */
+  if (want && (o->disallowed == KL_SP_SET || (o->disallowed == KL_SP_ALL && o->allowed != KL_SP_ALL))) {
     size_t at = 0;
     for (const kl_special *sp; (sp = next_special(e, s, n, at, &at)); at += sp->len) {
       if (is_disallowed(o, kl_encoding_special_index(e, sp))) {
