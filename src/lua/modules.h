@@ -8,6 +8,7 @@
   X(extract)                 \
   X(http)                    \
   X(json)                    \
+  X(schema)                  \
   X(sse)                     \
   X(tokenizer)               \
   X(watch)                   \
