@@ -13,6 +13,7 @@ local json = require "keel.json"
 local kerror = require "keel.error"
 local core = require "keel.core"
 local base = require "keel.providers.base"
+local structured = require "keel.structured"
 
 local now = core.now
 local encode, decode = json.encode, json.decode
@@ -36,7 +37,7 @@ M.PROVIDER_KEYS = {
   type = "string", base_url = "string", api_key = "string", headers = "table",
   timeout = "number", connect_timeout = "number", idle_timeout = "number",
   max_tokens_field = "string", organization = "string", project = "string",
-  anthropic_version = "string", max_tokens = "number", http = "table",
+  anthropic_version = "string", max_tokens = "number", http = "table", structured_output = "string",
 }
 -- Set by keel.config when api_key's variable is unset: raised on first use.
 local INTERNAL = { api_key_error = true }
@@ -48,6 +49,9 @@ M.CHAT_KEYS = {
   parallel_tool_calls = "boolean", response_format = "table", presence_penalty = "number",
   frequency_penalty = "number", stream = "function|boolean", headers = "table", timeout = "number",
   connect_timeout = "number", idle_timeout = "number", extra = "table",
+  -- structured output (keel.structured)
+  schema = "table|string", schema_name = "string", max_reasks = "number", strict = "boolean",
+  lenient = "boolean", validate_tools = "boolean",
 }
 M.EMBED_KEYS = {
   input = "string|table", model = "string", dimensions = "number", user = "string",
@@ -112,6 +116,13 @@ local function new_provider(name, s)
     error(("keel: provider '%s' has unknown type '%s' (known: openai, anthropic)"):format(name, tostring(kind)), 0)
   end
   if s.api_key_error then error(s.api_key_error, 0) end
+  if s.structured_output and not mod.structured_outputs[s.structured_output] then
+    local known = {}
+    for k in pairs(mod.structured_outputs) do known[#known + 1] = k end
+    table.sort(known)
+    error(("keel: provider '%s': structured_output '%s' is not one of %s's (%s)"):format(name,
+      tostring(s.structured_output), kind, table.concat(known, ", ")), 0)
+  end
   local env = ENV[kind]
   local p = { name = name, type = kind, module = mod, settings = {} }
   for k, v in pairs(s) do if not INTERNAL[k] then p.settings[k] = v end end
@@ -379,8 +390,8 @@ local function send_stream(ctx, t0, opts)
   return finish_chat(ctx, resp, r, t0)
 end
 
--- send: the last stage — build, send, parse, normalize.
-local function send(ctx)
+-- One request: build, send, parse, normalize.
+local function send_one(ctx)
   local req = ctx.req
   local mod, st = ctx.provider.module, ctx.provider.settings
   local t0 = now()
@@ -393,6 +404,13 @@ local function send(ctx)
   local opts = http_options(ctx, mod.chat_request(req, st))
   if req.stream then return send_stream(ctx, t0, opts) end
   return send_plain(ctx, t0, opts)
+end
+
+-- send: the last stage. A call with a schema or tools to check may take
+-- several requests (keel.structured re-asks); any other takes one.
+local function send(ctx)
+  if ctx.op == "chat" and structured.engaged(ctx.req) then return structured.run(ctx, send_one) end
+  return send_one(ctx)
 end
 
 -- Composes the stages once, so a call costs no closures: each stage is a

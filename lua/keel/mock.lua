@@ -49,9 +49,17 @@ local M = {
   html_error = base.html_error,
   rename = base.rename,
   from_schema = base.from_schema,
+  last_text = base.last_text,
 }
 
 local PROVIDERS = { openai = openai, anthropic = anthropic }
+
+--- reply(req, opts): the chat plan of the request's provider (OpenAI chat
+--- completion or Anthropic message), so one scenario serves both APIs.
+function M.reply(req, o)
+  if req.provider == "anthropic" then return anthropic.message(req, o) end
+  return openai.chat(req, o)
+end
 
 local function provider_of(path)
   if path == "/v1/messages" or path:sub(1, 13) == "/v1/messages/" then return "anthropic" end

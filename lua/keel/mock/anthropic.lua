@@ -231,7 +231,7 @@ function M.stream_events(req, o)
     add("content_block_stop", { type = "content_block_stop", index = 0 })
   end
   add("message_delta", { type = "message_delta", delta = { stop_reason = r.stop, stop_sequence = r.stop_sequence },
-    usage = { output_tokens = r.output_tokens } })
+    usage = { output_tokens = usage_of(r, o).output_tokens } }) -- opts.usage counts here too
   add("message_stop", { type = "message_stop" })
   return ev
 end

@@ -144,6 +144,16 @@ function M.text_of(content)
   return table.concat(parts, " ")
 end
 
+--- last_text(req): the text of the request's last message (a user
+--- message, an OpenAI tool message, Anthropic tool_result blocks), so a
+--- scenario can answer what it was told: e.g. a re-ask listing errors.
+function M.last_text(req)
+  local body = req.json
+  local msgs = type(body) == "table" and body.messages
+  local last = type(msgs) == "table" and msgs[#msgs]
+  return type(last) == "table" and M.text_of(last.content) or ""
+end
+
 --- words(s): the mock's token count, one per whitespace-separated word.
 function M.words(s)
   local n = 0

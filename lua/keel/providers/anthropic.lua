@@ -15,6 +15,7 @@ local M = {
   version = "2023-06-01",
   default_max_tokens = 4096,
   embeddings = false,
+  structured_outputs = { tool = true }, -- a schema is always asked for as a forced tool
 }
 
 function M.headers(p)
@@ -185,6 +186,42 @@ function M.chat_request(req, p)
   if req.stream then body.stream = true end
   if req.extra then for k, v in pairs(req.extra) do body[k] = v end end
   return "/messages", body
+end
+
+--- schema_request(req, spec, p) -> "tool": asks for an answer matching spec
+--- (keel.structured) as the input of a tool named spec.name that the model
+--- must call. A tool's input is always an object, so the schema must be one.
+--- With the call's own tools the model must call one of them or the answer
+--- tool (tool_choice any); with extended thinking, which refuses a forced
+--- tool, it is asked in the system prompt and the text answer is read too.
+function M.schema_request(req, spec, p)
+  local v = spec.value
+  if type(v) ~= "table" or not (v.type == "object" or (v.type == nil and v.properties ~= nil)) then
+    error("keel: anthropic answers a schema as a tool's input, which is always an object: give a schema " ..
+      "with type = \"object\" (a list goes in a property)", 0)
+  end
+  if req.tool_choice ~= nil then
+    error("keel: tool_choice cannot be combined with schema on anthropic: keel chooses the answer tool", 0)
+  end
+  local tools = {}
+  for i, t in ipairs(req.tools or {}) do
+    if t.name == spec.name then
+      error(("keel: schema_name '%s' is also the name of tools[%d]: choose another schema_name"):format(
+        spec.name, i), 0)
+    end
+    tools[i] = t
+  end
+  tools[#tools + 1] = { name = spec.name, parameters = v,
+    description = "Give your final answer as this tool's input, which must match its input schema." }
+  req.tools = tools
+  if type(req.extra) == "table" and req.extra.thinking ~= nil then
+    req.tool_choice = "auto"
+    local ask = ("Give your final answer by calling the tool %s."):format(spec.name)
+    req.system = req.system and (req.system .. "\n\n" .. ask) or ask
+  else
+    req.tool_choice = #tools == 1 and { name = spec.name } or "required"
+  end
+  return "tool"
 end
 
 -- ---- response ------------------------------------------------------------------------

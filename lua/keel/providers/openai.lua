@@ -18,6 +18,9 @@ local M = {
   name = "openai",
   default_base_url = "https://api.openai.com/v1",
   embeddings = true,
+  -- The provider setting structured_output: how a schema is asked for
+  -- (schema_request below); json_schema unless the server lacks it.
+  structured_outputs = { json_schema = true, json_object = true, prompt = true },
 }
 
 function M.headers(p)
@@ -73,6 +76,14 @@ local function message_of(m)
   return out
 end
 
+-- A tool result as keel writes it for both APIs: is_error is Anthropic's
+-- field, and OpenAI refuses a message with a field it does not know.
+local function tool_message_of(m)
+  local out = {}
+  for k, v in pairs(m) do if k ~= "is_error" then out[k] = v end end
+  return out
+end
+
 function M.chat_request(req, p)
   local msgs, n = {}, 0
   if req.system then
@@ -83,7 +94,12 @@ function M.chat_request(req, p)
   for i = 1, #src do
     local m = src[i]
     n = n + 1
-    msgs[n] = m.tool_calls and message_of(m) or m
+    if m.tool_calls then
+      m = message_of(m)
+    elseif m.is_error ~= nil and m.role == "tool" then
+      m = tool_message_of(m)
+    end
+    msgs[n] = m
   end
   local body = {
     model = req.model,
@@ -108,6 +124,24 @@ function M.chat_request(req, p)
   end
   if req.extra then for k, v in pairs(req.extra) do body[k] = v end end
   return "/chat/completions", body
+end
+
+--- schema_request(req, spec, p) -> "content": asks for an answer matching
+--- spec (keel.structured) on a copy of the request. json_schema: OpenAI's
+--- response_format, strict when the schema is in the strict subset (or the
+--- call says strict=); json_object, for compatible servers without
+--- json_schema, and prompt, for servers with neither: the schema goes in the
+--- system prompt (json_object mode also needs the word JSON there).
+function M.schema_request(req, spec, p)
+  local mode = p.structured_output or "json_schema"
+  if mode == "json_schema" then
+    req.response_format = { type = "json_schema",
+      json_schema = { name = spec.name, schema = spec.value, strict = spec.strict } }
+  else
+    if mode == "json_object" then req.response_format = { type = "json_object" } end
+    req.system = req.system and (req.system .. "\n\n" .. spec.instruction) or spec.instruction
+  end
+  return "content"
 end
 
 local FINISH = { stop = "stop", length = "length", tool_calls = "tool_calls", function_call = "tool_calls",
