@@ -81,6 +81,11 @@ static int translate(const char *p, size_t n, kl_buf *o, char *err, size_t errca
       continue;
     }
     if (c == ']' && in_class) { in_class = 0; kl_buf_addc(o, c); p++; continue; }
+    if (c == '.' && !in_class) { /* ECMA's `.` also stops at CR, U+2028, U+2029 */
+      kl_buf_add(o, "[^\\n\\r\\x{2028}\\x{2029}]", 23);
+      p++;
+      continue;
+    }
     if (c != '\\') { kl_buf_addc(o, c); p++; continue; }
     if (p + 1 >= end) { snprintf(err, errcap, "trailing backslash at offset %zu", (size_t)(p - start)); return -1; }
     char e = p[1];
@@ -169,7 +174,7 @@ kl_regex *kl_regex_compile(const char *pat, size_t n, char *err, size_t errcap) 
   PCRE2_SIZE off;
   pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
   if (cctx) pcre2_set_newline(cctx, PCRE2_NEWLINE_ANYCRLF);
-  re->code = pcre2_compile((PCRE2_SPTR)(b.data ? b.data : ""), b.len, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALLOW_EMPTY_CLASS, &ec, &off, cctx);
+  re->code = pcre2_compile((PCRE2_SPTR)(b.data ? b.data : ""), b.len, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALLOW_EMPTY_CLASS | PCRE2_MATCH_UNSET_BACKREF, &ec, &off, cctx);
   pcre2_compile_context_free(cctx);
   kl_buf_free(&b);
   if (!re->code) {
