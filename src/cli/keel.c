@@ -236,6 +236,7 @@ static void usage(void) {
           "       keel mock [--port N] [--scenario FILE] [--exit-with-parent] [--quiet]\n"
           "       keel chat [options] [prompt]      (keel chat --help)\n"
           "       keel tokens count|encode|decode [--encoding E | --model M] [FILE|-]\n"
+          "       keel schema validate [options] SCHEMA.json [INSTANCE.json|-]   (keel schema --help)\n"
           "Options:\n"
           "  -e stat   execute string 'stat'\n"
           "  -l mod    require 'mod' into global 'mod'\n"
