@@ -184,7 +184,11 @@ kl_regex *kl_regex_compile(const char *pat, size_t n, char *err, size_t errcap) 
     free(re);
     return NULL;
   }
-  re->jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
+  /* KEEL_REGEX_NO_JIT=1: the interpreter only. Valgrind cannot follow
+   * PCRE2's JIT code and reports it as reading uninitialised memory. */
+  static int no_jit = -1;
+  if (no_jit < 0) no_jit = getenv("KEEL_REGEX_NO_JIT") && *getenv("KEEL_REGEX_NO_JIT") == '1';
+  re->jit = !no_jit && pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
   re->md = pcre2_match_data_create(1, NULL);
   re->mc = pcre2_match_context_create(NULL);
   if (!re->md || !re->mc) { kl_regex_free(re); snprintf(err, errcap, "out of memory"); return NULL; }
