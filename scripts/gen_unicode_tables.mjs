@@ -79,6 +79,10 @@ ${classes.map(([n], b) => `  KL_U_${n} = ${1 << b},`).join("\n")}
 
 #define KL_UNITAB_SHIFT ${shift}
 
+/* The tables live in pretok.c's copy; other files define KL_UNITAB_CLASSES_ONLY
+ * for the class bits and call kl_unicode_class (pretok.h). */
+#ifndef KL_UNITAB_CLASSES_ONLY
+
 static const uint${w1 * 8}_t kl_unitab1[${stage1.length}] = {
 ${wrap(stage1)}
 };
@@ -93,6 +97,8 @@ static inline unsigned kl_unicls(uint32_t cp) {
   return kl_unitab2[((uint32_t)kl_unitab1[cp >> KL_UNITAB_SHIFT] << KL_UNITAB_SHIFT) |
                     (cp & ((1u << KL_UNITAB_SHIFT) - 1))];
 }
+
+#endif /* KL_UNITAB_CLASSES_ONLY */
 
 #endif
 `);

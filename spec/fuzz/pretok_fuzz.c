@@ -15,10 +15,12 @@
 #define kl_pretok kl_pretok_ref
 #define kl_utf8_valid kl_utf8_valid_ref
 #define kl_utf8_sanitize kl_utf8_sanitize_ref
+#define kl_unicode_class kl_unicode_class_ref
 #include "pretok.c"
 #undef kl_pretok
 #undef kl_utf8_valid
 #undef kl_utf8_sanitize
+#undef kl_unicode_class
 
 typedef struct {
   const char *p[4096];

@@ -11,6 +11,8 @@
 
 #include "jsondec.h"
 #include "jsregex.h"
+#define KL_UNITAB_CLASSES_ONLY
+#include "pretok.h"
 #include "unitab.h"
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -435,10 +437,10 @@ static int idna_prop(uint32_t cp) {
   if (cp >= 0x13A0 && cp <= 0x13F5) return P_PVALID; /* Cherokee case-folds to its capitals */
   if (IN(cp, idna_disallowed)) return P_DISALLOWED;
   /* LetterDigits (Ll Lo Lm Mn Mc Nd) less the table; Lu and Lt change under case folding */
-  return kl_unicls(cp) & (KL_U_LL | KL_U_LO | KL_U_LM | KL_U_M | KL_U_N) ? P_PVALID : P_DISALLOWED;
+  return kl_unicode_class(cp) & (KL_U_LL | KL_U_LO | KL_U_LM | KL_U_M | KL_U_N) ? P_PVALID : P_DISALLOWED;
 }
 
-static int is_mark(uint32_t cp) { return (kl_unicls(cp) & KL_U_M) != 0; }
+static int is_mark(uint32_t cp) { return (kl_unicode_class(cp) & KL_U_M) != 0; }
 
 /* Bidi classes, approximated (see jsonformat.h); B_ON stands for every
  * class that is neutral in RFC 5893 (ES, CS, ET, ON, BN). */

@@ -43,6 +43,8 @@ static __attribute__((noinline)) unsigned cls_multi(bytes s, size_t n, size_t i,
   return kl_unicls(cp);
 }
 
+unsigned kl_unicode_class(uint32_t cp) { return kl_unicls(cp); }
+
 /* ASCII inline (one table load), the rest out of line: inlining the whole
  * decoder made the compiler keep cls_at out of line, which cost ~40% on
  * ASCII text. */

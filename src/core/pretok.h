@@ -16,6 +16,7 @@
 #define KEEL_PRETOK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum { KL_PAT_R50K, KL_PAT_CL100K, KL_PAT_O200K } kl_pat; /* r50k/p50k/p50k_edit share R50K */
 
@@ -29,6 +30,9 @@ int kl_pretok(kl_pat pat, const char *s, size_t n, kl_pretok_cb cb, void *ud);
 
 /* 1 if s[0..n) is valid UTF-8 (RFC 3629: no overlongs, surrogates, > U+10FFFF). */
 int kl_utf8_valid(const char *s, size_t n);
+/* unitab.h's class bits (KL_U_*) of code point cp, out of line, for files
+ * that should not carry their own copy of the tables. */
+unsigned kl_unicode_class(uint32_t cp);
 
 /* Copies s[0..n) to out, replacing each maximal subpart of an ill-formed
  * sequence by U+FFFD (Unicode "substitution of maximal subparts", as WHATWG

@@ -23,6 +23,10 @@ enum {
 
 #define KL_UNITAB_SHIFT 7
 
+/* The tables live in pretok.c's copy; other files define KL_UNITAB_CLASSES_ONLY
+ * for the class bits and call kl_unicode_class (pretok.h). */
+#ifndef KL_UNITAB_CLASSES_ONLY
+
 static const uint8_t kl_unitab1[8704] = {
   0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,34,
   35,36,37,38,39,34,34,34,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,
@@ -1073,5 +1077,7 @@ static inline unsigned kl_unicls(uint32_t cp) {
   return kl_unitab2[((uint32_t)kl_unitab1[cp >> KL_UNITAB_SHIFT] << KL_UNITAB_SHIFT) |
                     (cp & ((1u << KL_UNITAB_SHIFT) - 1))];
 }
+
+#endif /* KL_UNITAB_CLASSES_ONLY */
 
 #endif
