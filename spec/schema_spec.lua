@@ -110,6 +110,8 @@ describe("keel.schema", function()
     { "{not json", "keel.schema: (root): the schema is not JSON" },
     { { multipleOf = 0 }, "keel.schema: /multipleOf: multipleOf must be greater than 0" },
     { { ["$schema"] = "https://example.com/my-meta" }, "cannot resolve \"https://example.com/my-meta\"" },
+    -- the id keyword of the dialect $schema switches to is checked too
+    { '{"$schema": "http://json-schema.org/draft-04/schema#", "id": {"a": 1}}', "keel.schema: (root): id must be a string" },
   }
   for _, c in ipairs(bad) do
     it("refuses " .. (type(c[1]) == "string" and c[1] or json.encode(c[1])), function()

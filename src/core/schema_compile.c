@@ -265,21 +265,22 @@ static int scan(cc *c, const kl_jv *jv, sres *res, const char *loc, const char *
   unsigned vocab = res->vocab;
   /* $schema opens a new dialect only where a resource starts */
   const kl_jv *sch = member(jv, "$schema");
-  const char *idkw = dialect == KL_D4 ? "id" : "$id";
-  const kl_jv *id = member(jv, idkw);
+  /* an id (before the $schema beside it is read) says a resource starts here;
+   * draft 7 and earlier: $ref hides its siblings, $id too */
   int ref_only = dialect <= KL_D7 && member(jv, "$ref");
-  if (ref_only) id = NULL; /* draft 7 and earlier: $ref hides its siblings, $id too */
-  if (id && id->type != KL_JV_STRING) return fail(c, KL_SCHEMA_E_INVALID, dloc, "%s must be a string", idkw);
+  const kl_jv *id = ref_only ? NULL : member(jv, dialect == KL_D4 ? "id" : "$id");
   if (sch && (jv == res->root || id)) {
     if (sch->type != KL_JV_STRING) return fail(c, KL_SCHEMA_E_INVALID, dloc, "$schema must be a string");
     int d = dialect_of_uri(sch->u.s);
     if (d) dialect = d, vocab = V_ALL;
     else if (custom_meta(c, sch->u.s, &dialect, &vocab, dloc)) return -1;
-    if (dialect != KL_D4) idkw = "$id";
-    id = member(jv, dialect == KL_D4 ? "id" : "$id");
-    if (dialect <= KL_D7 && member(jv, "$ref")) id = NULL;
     if (jv == res->root) res->dialect = dialect, res->vocab = vocab;
   }
+  /* again in the dialect that applies here */
+  const char *idkw = dialect == KL_D4 ? "id" : "$id";
+  ref_only = dialect <= KL_D7 && member(jv, "$ref");
+  id = ref_only ? NULL : member(jv, idkw);
+  if (id && id->type != KL_JV_STRING) return fail(c, KL_SCHEMA_E_INVALID, dloc, "%s must be a string", idkw);
   if (id) {
     const char *idv = id->u.s;
     if (dialect <= KL_D7 && idv[0] == '#') {
