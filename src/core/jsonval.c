@@ -1,5 +1,7 @@
 #include "jsonval.h"
 
+#include "bytehash.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,9 +102,7 @@ static uint32_t dedup(kl_jmember *m, uint32_t n) {
     if (!slot) return n;
     memset(slot, 0xff, cap * sizeof *slot);
     for (uint32_t i = n; i-- > 0;) { /* from the end: the last one is kept */
-      uint64_t h = 1469598103934665603ull;
-      for (uint32_t k = 0; k < m[i].klen; k++) h = (h ^ (unsigned char)m[i].key[k]) * 1099511628211ull;
-      size_t s = h & (cap - 1);
+      size_t s = kl_hash_bytes((const unsigned char *)m[i].key, m[i].klen) & (cap - 1);
       for (;; s = (s + 1) & (cap - 1)) {
         if (slot[s] == UINT32_MAX) { slot[s] = i; break; }
         kl_jmember *o = &m[slot[s]];
@@ -376,17 +376,14 @@ uint64_t kl_jv_hash(const kl_jv *v) {
     memcpy(&bits, &d, sizeof bits);
     return mix(h ^ bits);
   }
-  case KL_JV_STRING:
-    for (uint32_t i = 0; i < v->len; i++) h = (h ^ (unsigned char)v->u.s[i]) * 1099511628211ull;
-    return mix(h);
+  case KL_JV_STRING: return mix(h ^ kl_hash_bytes((const unsigned char *)v->u.s, v->len));
   case KL_JV_ARRAY:
     for (uint32_t i = 0; i < v->len; i++) h = mix(h * 31 + kl_jv_hash(&v->u.items[i]));
     return h;
   case KL_JV_OBJECT: {
     uint64_t sum = 0; /* order-independent */
     for (uint32_t i = 0; i < v->len; i++) {
-      uint64_t k = 1469598103934665603ull;
-      for (uint32_t j = 0; j < v->u.mem[i].klen; j++) k = (k ^ (unsigned char)v->u.mem[i].key[j]) * 1099511628211ull;
+      uint64_t k = kl_hash_bytes((const unsigned char *)v->u.mem[i].key, v->u.mem[i].klen);
       sum += mix(k ^ kl_jv_hash(&v->u.mem[i].val));
     }
     return mix(h ^ sum);

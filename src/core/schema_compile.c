@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytehash.h"
 #include "schema_int.h"
 #include "uri.h"
 
@@ -109,14 +110,8 @@ static const char *ptr_join(cc *c, const char *parent, const char *key, size_t k
   char *d = kl_arena_alloc(A(c), pl + klen + extra + 2);
   if (!d) return NULL;
   memcpy(d, parent, pl);
-  size_t o = pl;
-  d[o++] = '/';
-  for (size_t i = 0; i < klen; i++) {
-    if (key[i] == '~') d[o++] = '~', d[o++] = '0';
-    else if (key[i] == '/') d[o++] = '~', d[o++] = '1';
-    else d[o++] = key[i];
-  }
-  d[o] = 0;
+  d[pl] = '/';
+  *kl_ptr_escape(d + pl + 1, key, klen) = 0;
   return d;
 }
 
@@ -477,12 +472,12 @@ static sn *compile(cc *c, const kl_jv *jv, sres *res, const char *loc, const cha
 static sn *sub(cc *c, const kl_jv *jv, sn *parent, const char *dloc, const char *kw, const char *key, size_t klen,
                long index) {
   sinfo *in = info_get(c, jv);
+  if (in) return compile(c, jv, in->res, in->loc, in->dloc);
   const char *d = ptr_join(c, dloc, kw, strlen(kw));
   const char *l = ptr_join(c, parent->loc, kw, strlen(kw));
   if (d && key) d = ptr_join(c, d, key, klen), l = l ? ptr_join(c, l, key, klen) : NULL;
   if (d && index >= 0) d = ptr_index(c, d, (size_t)index), l = l ? ptr_index(c, l, (size_t)index) : NULL;
   if (!d || !l) { nomem(c); return NULL; }
-  if (in) return compile(c, jv, in->res, in->loc, in->dloc);
   return compile(c, jv, parent->res, l, d);
 }
 
@@ -612,9 +607,7 @@ static int compile_props(cc *c, sn *s, const kl_jv *v, const char *dloc) {
     memset(s->prop_index, 0xff, cap * sizeof *s->prop_index);
     s->prop_icap = cap;
     for (uint32_t i = 0; i < v->len; i++) {
-      uint64_t h = 1469598103934665603ull;
-      for (uint32_t k = 0; k < s->props[i].klen; k++) h = (h ^ (unsigned char)s->props[i].key[k]) * 1099511628211ull;
-      uint32_t j = (uint32_t)h & (cap - 1);
+      uint32_t j = (uint32_t)kl_hash_bytes((const unsigned char *)s->props[i].key, s->props[i].klen) & (cap - 1);
       while (s->prop_index[j] != UINT32_MAX) j = (j + 1) & (cap - 1);
       s->prop_index[j] = i;
     }

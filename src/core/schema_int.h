@@ -124,6 +124,17 @@ struct kl_schema {
   int dialect;
 };
 
+/* Writes s[0..n) as a JSON pointer token (~ as ~0, / as ~1) at o; returns
+ * the end. o needs room for 2n bytes. */
+static inline char *kl_ptr_escape(char *o, const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '~') *o++ = '~', *o++ = '0';
+    else if (s[i] == '/') *o++ = '~', *o++ = '1';
+    else *o++ = s[i];
+  }
+  return o;
+}
+
 /* schema_validate.c */
 sn *kl_sn_prop_find(const sn *s, const char *key, uint32_t klen);
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytehash.h"
 #include "jsonformat.h"
 #include "schema_int.h"
 
@@ -82,11 +83,7 @@ static char *path_str(kl_vctx *v, const path *p, const char *extra) {
     } else if (p->v[i].s) s = p->v[i].s, n = p->v[i].n;
     else n = (uint32_t)snprintf(num, sizeof num, "%u", p->v[i].idx), s = num;
     *o++ = '/';
-    for (uint32_t k = 0; k < n; k++) {
-      if (s[k] == '~') *o++ = '~', *o++ = '0';
-      else if (s[k] == '/') *o++ = '~', *o++ = '1';
-      else *o++ = s[k];
-    }
+    o = kl_ptr_escape(o, s, n);
   }
   *o = 0;
   return d;
@@ -116,16 +113,12 @@ static void verr(kl_vctx *v, const sn *s, const char *kw, const char *fmt, ...) 
     memcpy(abs, s->res->uri, ul);
     abs[ul] = '#';
     memcpy(abs + ul + 1, s->loc, ll);
-    size_t o = ul + 1 + ll;
+    char *o = abs + ul + 1 + ll;
     if (kw) {
-      abs[o++] = '/';
-      for (size_t i = 0; i < kl; i++) {
-        if (kw[i] == '~') abs[o++] = '~', abs[o++] = '0';
-        else if (kw[i] == '/') abs[o++] = '~', abs[o++] = '1';
-        else abs[o++] = kw[i];
-      }
+      *o++ = '/';
+      o = kl_ptr_escape(o, kw, kl);
     }
-    abs[o] = 0;
+    *o = 0;
   }
   e->absolute_path = abs;
   e->keyword = kw ? kw : "";
@@ -202,9 +195,8 @@ static int quiet(kl_vctx *v, const sn *s, const kl_jv *x, ev *e) {
 
 sn *kl_sn_prop_find(const sn *s, const char *key, uint32_t klen) {
   if (s->prop_index) {
-    uint64_t h = 1469598103934665603ull;
-    for (uint32_t k = 0; k < klen; k++) h = (h ^ (unsigned char)key[k]) * 1099511628211ull;
-    for (uint32_t j = (uint32_t)h & (s->prop_icap - 1);; j = (j + 1) & (s->prop_icap - 1)) {
+    uint32_t h = (uint32_t)kl_hash_bytes((const unsigned char *)key, klen);
+    for (uint32_t j = h & (s->prop_icap - 1);; j = (j + 1) & (s->prop_icap - 1)) {
       uint32_t i = s->prop_index[j];
       if (i == UINT32_MAX) return NULL;
       if (s->props[i].klen == klen && memcmp(s->props[i].key, key, klen) == 0) return s->props[i].node;
@@ -330,8 +322,7 @@ static int check_array(kl_vctx *v, const sn *s, const kl_jv *x, ev *e) {
   }
   if (s->unique && !unique(v, s, x)) FAIL();
   const char *pkw = s->prefix_kw_items ? "items" : "prefixItems";
-  const char *ikw = s->prefix_kw_items || s->dialect < KL_D2020 ? (s->prefix_kw_items ? "additionalItems" : "items")
-                                                                 : "items";
+  const char *ikw = s->prefix_kw_items ? "additionalItems" : "items";
   uint32_t np = s->nprefix < x->len ? s->nprefix : x->len;
   if (np) {
     KPUSH(v, pkw);
